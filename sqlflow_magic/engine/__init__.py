@@ -1,0 +1,1 @@
+"""Engines: where SQL runs. The mode logic talks to the ``Engine`` protocol only."""

@@ -1,0 +1,116 @@
+"""The narrow seam between mode logic and a database.
+
+A mode handler says *what* to do (stage the batch, merge it on these keys, replace this
+window); an engine says *how* in its own SQL. DuckDB implements it now; a distributed
+engine (Spark) implements the same protocol later, and no mode changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Query:
+    """SQL ready to run and the parameters bound to it (never pasted into the text)."""
+
+    sql: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column name and its type as the engine spells it (``BIGINT``, ``TIMESTAMP``)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A resolved target table: fully qualified, and whether it exists yet."""
+
+    catalog: str
+    schema: str
+    name: str
+    exists: bool
+
+    @property
+    def key(self) -> str:
+        """The name the state tables know the target by: ``schema.table``."""
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The INCREMENTAL window (start, end] on the time column; start None is -infinity."""
+
+    start: dt.datetime | None
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch materialised once so checks and writes read it without recomputing."""
+
+    name: str  # quoted, ready to use in SQL
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """What a staged INCREMENTAL batch holds relative to its window."""
+
+    rows_in: int
+    rows_in_window: int
+    newest: dt.datetime | None  # the largest time value inside the window
+
+
+class Engine(Protocol):
+    """Operations the mode handlers need; each engine writes them in its own SQL."""
+
+    SUPPORTS_MERGE: bool
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def resolve(self, parts: Sequence[str]) -> TableRef: ...
+
+    def query_columns(self, query: Query) -> list[Column]: ...
+
+    def table_columns(self, table: TableRef) -> list[Column]: ...
+
+    def create_table_as(self, table: TableRef, query: Query, replace: bool) -> int: ...
+
+    def insert(self, table: TableRef, query: Query) -> int: ...
+
+    def add_column(self, table: TableRef, column: Column) -> None: ...
+
+    def stage(self, query: Query) -> Staged: ...
+
+    def create_from_staged(self, table: TableRef, staged: Staged) -> int: ...
+
+    def drop_staged(self, staged: Staged) -> None: ...
+
+    def row_count(self, table: TableRef) -> int: ...
+
+    def key_problems(
+        self, staged: Staged, keys: Sequence[str], limit: int
+    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]: ...
+
+    def merge(self, table: TableRef, staged: Staged, keys: Sequence[str]) -> tuple[int, int]: ...
+
+    def window_stats(self, staged: Staged, column: str, window: Window) -> WindowStats: ...
+
+    def replace_window(
+        self, table: TableRef, staged: Staged, column: str, window: Window
+    ) -> tuple[int, int]: ...
+
+    def create_from_window(
+        self, table: TableRef, staged: Staged, column: str, window: Window
+    ) -> int: ...
+
+    def planned(self) -> Iterator[Query]: ...

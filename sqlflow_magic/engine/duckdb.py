@@ -1,0 +1,341 @@
+"""The DuckDB engine: every DuckDB-specific statement the modes need lives here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import duckdb
+
+from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, WindowStats
+from sqlflow_magic.errors import DatabaseError, ModeError
+from sqlflow_magic.syntax.names import quote
+
+_TIME_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S",
+               "TIMESTAMP_MS", "TIMESTAMP_NS"}
+
+
+class DuckDBEngine:
+    """Runs the mode operations on one DuckDB connection.
+
+    Args:
+        connection: the calling thread's connection (see ``Session.connection``).
+        dry_run: record writes instead of running them; reads still run.
+    """
+
+    # MERGE INTO arrived in DuckDB 1.4 (our floor); it costs the same as DELETE+INSERT
+    # and is one statement, so UPSERT uses it.
+    SUPPORTS_MERGE = True
+    # DDL is transactional in DuckDB: CREATE/ALTER roll back with the data.
+    SUPPORTS_TRANSACTIONAL_DDL = True
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, dry_run: bool = False) -> None:
+        self.con = connection
+        self.dry_run = dry_run
+        self._planned: list[Query] = []
+
+    # -- running statements -------------------------------------------------------------
+
+    def read(self, sql: str, params: dict[str, object] | None = None) -> list[tuple]:
+        """Run a read-only statement and fetch its rows."""
+        return self.con.execute(sql, params or None).fetchall()
+
+    def _write(self, sql: str, params: dict[str, object] | None = None) -> int:
+        """Run a statement that changes data and return DuckDB's changed-row count."""
+        if self.dry_run:
+            self._planned.append(Query(sql, dict(params or {})))
+            return 0
+        rows = self.con.execute(sql, params or None).fetchall()
+        return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
+
+    def planned(self) -> Iterator[Query]:
+        """The writes a dry run would have made, in order."""
+        return iter(self._planned)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One DuckDB transaction: commit on success, roll back on any exception."""
+        if self.dry_run:
+            yield
+            return
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+        except duckdb.TransactionException as err:
+            raise DatabaseError(
+                "a transaction is already open on this connection",
+                hint="finish it with COMMIT or ROLLBACK in a cell, then run the transform again",
+            ) from err
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- names and shapes ----------------------------------------------------------------
+
+    def resolve(self, parts: Sequence[str]) -> TableRef:
+        """Qualify a written table name and find out whether the table exists."""
+        catalog, schema = self.read("SELECT current_database(), current_schema()")[0]
+        if len(parts) == 3:
+            catalog, schema = parts[0], parts[1]
+        elif len(parts) == 2:
+            catalog, schema = self._schema_or_catalog(catalog, parts[0])
+        name = parts[-1]
+        found = self.read(
+            "SELECT database_name, schema_name, table_name, 'table' FROM duckdb_tables() "
+            "WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s) AND lower(table_name) = lower($t) "
+            "UNION ALL SELECT database_name, schema_name, view_name, 'view' FROM duckdb_views() "
+            "WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s) AND lower(view_name) = lower($t)",
+            {"c": catalog, "s": schema, "t": name},
+        )
+        if found and found[0][3] == "view":
+            raise ModeError(
+                f"{schema}.{name} is a view, not a table",
+                hint="choose another target name, or DROP VIEW it first",
+                table=name,
+            )
+        if found:
+            return TableRef(found[0][0], found[0][1], found[0][2], exists=True)
+        self._require_schema(catalog, schema)
+        return TableRef(catalog, schema, name, exists=False)
+
+    def _schema_or_catalog(self, catalog: str, first: str) -> tuple[str, str]:
+        # DuckDB reads a.b as schema a of the current catalog first, then as catalog a.
+        rows = self.read(
+            "SELECT database_name, schema_name FROM duckdb_schemas() "
+            "WHERE (lower(database_name) = lower($c) AND lower(schema_name) = lower($f)) "
+            "OR (lower(database_name) = lower($f) AND schema_name = 'main') "
+            "ORDER BY lower(database_name) = lower($c) DESC LIMIT 1",
+            {"c": catalog, "f": first},
+        )
+        if not rows:
+            raise ModeError(
+                f"no schema or database named '{first}'",
+                hint=f"create it first: CREATE SCHEMA {quote(first)}",
+            )
+        return rows[0][0], rows[0][1]
+
+    def _require_schema(self, catalog: str, schema: str) -> None:
+        rows = self.read(
+            "SELECT 1 FROM duckdb_schemas() WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s)",
+            {"c": catalog, "s": schema},
+        )
+        if not rows:
+            raise ModeError(
+                f"schema {catalog}.{schema} does not exist",
+                hint=f"create it first: CREATE SCHEMA {quote(schema)}",
+            )
+
+    def table_sql(self, table: TableRef) -> str:
+        """The quoted, fully qualified name of ``table``."""
+        return ".".join(quote(p) for p in (table.catalog, table.schema, table.name))
+
+    def query_columns(self, query: Query) -> list[Column]:
+        """The result columns of ``query``, without running it (DuckDB plans a LIMIT 0)."""
+        cursor = self.con.execute(f"SELECT * FROM ({query.sql}\n) LIMIT 0", query.params or None)
+        return [Column(d[0], str(d[1])) for d in cursor.description]
+
+    def table_columns(self, table: TableRef) -> list[Column]:
+        """The columns of an existing table."""
+        rows = self.read(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $c "
+            "AND schema_name = $s AND table_name = $t ORDER BY column_index",
+            {"c": table.catalog, "s": table.schema, "t": table.name},
+        )
+        return [Column(name, dtype) for name, dtype in rows]
+
+    @staticmethod
+    def is_time_type(type_name: str) -> bool:
+        """Whether a column of this type can carry an INCREMENTAL window."""
+        return type_name.upper() in _TIME_TYPES
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create_table_as(self, table: TableRef, query: Query, replace: bool) -> int:
+        """Create (or replace) ``table`` as the result of ``query``; returns its row count."""
+        verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+        return self._write(f"{verb} {self.table_sql(table)} AS {query.sql}", query.params)
+
+    def insert(self, table: TableRef, query: Query) -> int:
+        """Insert every row of ``query``, matching columns by name."""
+        return self._write(
+            f"INSERT INTO {self.table_sql(table)} BY NAME {query.sql}", query.params
+        )
+
+    def add_column(self, table: TableRef, column: Column) -> None:
+        """Add a nullable column to ``table``."""
+        self._write(
+            f"ALTER TABLE {self.table_sql(table)} ADD COLUMN {quote(column.name)} {column.type}"
+        )
+
+    def stage(self, query: Query) -> Staged:
+        """Materialise ``query`` once into a temporary table of this connection."""
+        name = quote(f"sqlflow_batch_{uuid.uuid4().hex[:12]}")
+        columns = tuple(self.query_columns(query))
+        self.note_tz_columns(columns)
+        self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
+        return Staged(name=f"temp.main.{name}", columns=columns)
+
+    def create_from_staged(self, table: TableRef, staged: Staged) -> int:
+        """Create ``table`` holding every row of a staged batch."""
+        return self._write(f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name}")
+
+    def drop_staged(self, staged: Staged) -> None:
+        """Drop a staged batch (rolled back with the transaction if that fails first)."""
+        self._write(f"DROP TABLE IF EXISTS {staged.name}")
+
+    def row_count(self, table: TableRef) -> int:
+        """Rows in ``table`` (DuckDB answers from row-group counts)."""
+        if self.dry_run:
+            return 0
+        return int(self.read(f"SELECT count(*) FROM {self.table_sql(table)}")[0][0])
+
+    def key_problems(
+        self, staged: Staged, keys: Sequence[str], limit: int
+    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """Up to ``limit`` duplicated keys (with counts) and NULL keys in a staged batch.
+
+        One grouping pass finds both: NULL keys form groups of their own.
+        """
+        if self.dry_run:
+            return [], []
+        cols = ", ".join(quote(k) for k in keys)
+        any_null = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
+        rows = self.read(
+            f"SELECT {cols}, count(*) AS n, ({any_null}) AS has_null FROM {staged.name} "
+            f"GROUP BY ALL HAVING count(*) > 1 OR ({any_null}) "
+            f"ORDER BY has_null DESC, n DESC LIMIT {int(limit) * 2}"
+        )
+        nulls = [r[:-2] for r in rows if r[-1]][:limit]
+        dups = [r[:-1] for r in rows if not r[-1]][:limit]
+        return dups, nulls
+
+    def merge(self, table: TableRef, staged: Staged, keys: Sequence[str]) -> tuple[int, int]:
+        """Update rows whose key exists, insert the rest; returns (inserted, updated)."""
+        target = self.table_sql(table)
+        lowered = {k.lower() for k in keys}
+        names = [c.name for c in staged.columns]
+        on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+        sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in names if n.lower() not in lowered)
+        matched = f"WHEN MATCHED THEN UPDATE SET {sets} " if sets else ""
+        before = self.row_count(table)
+        changed = self._write(
+            f"MERGE INTO {target} AS t USING {staged.name} AS s ON {on} {matched}"
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join('s.' + quote(n) for n in names)})"
+        )
+        inserted = self.row_count(table) - before
+        return inserted, changed - inserted
+
+    def window_stats(self, staged: Staged, column: str, window: Window) -> WindowStats:
+        """Rows in the batch, rows inside the window and the newest time value inside it."""
+        if self.dry_run:
+            return WindowStats(0, 0, None)
+        inside, params = self._window_filter(column, window)
+        rows_in, rows_inside, newest = self.read(
+            f"SELECT count(*), count(*) FILTER (WHERE {inside}), "
+            f"max({quote(column)}) FILTER (WHERE {inside}) FROM {staged.name}",
+            params,
+        )[0]
+        return WindowStats(int(rows_in), int(rows_inside), _as_naive_utc(newest))
+
+    def replace_window(
+        self, table: TableRef, staged: Staged, column: str, window: Window
+    ) -> tuple[int, int]:
+        """Delete the target's rows in the window and insert the batch's; (deleted, inserted)."""
+        inside, params = self._window_filter(column, window)
+        target = self.table_sql(table)
+        deleted = self._write(f"DELETE FROM {target} WHERE {inside}", params)
+        inserted = self._write(
+            f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name} WHERE {inside}", params
+        )
+        return deleted, inserted
+
+    def create_from_window(
+        self, table: TableRef, staged: Staged, column: str, window: Window
+    ) -> int:
+        """Create ``table`` from the batch's rows inside the window."""
+        inside, params = self._window_filter(column, window)
+        return self._write(
+            f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name} WHERE {inside}",
+            params,
+        )
+
+    def _window_filter(self, column: str, window: Window) -> tuple[str, dict[str, object]]:
+        # Bounds are UTC timestamps. For a TIMESTAMPTZ column they are read as UTC instants
+        # (AT TIME ZONE 'UTC'), so the session's TimeZone setting cannot move the window.
+        col = quote(column)
+        bound = "(CAST(${} AS TIMESTAMP) AT TIME ZONE 'UTC')" if self._is_tz(column) else (
+            "CAST(${} AS TIMESTAMP)")
+        params: dict[str, object] = {"sqlflow_window_end": window.end}
+        clause = f"{col} <= {bound.format('sqlflow_window_end')}"
+        if window.start is not None:
+            params["sqlflow_window_start"] = window.start
+            clause = f"{col} > {bound.format('sqlflow_window_start')} AND {clause}"
+        return clause, params
+
+    _tz_columns: frozenset[str] = frozenset()
+
+    def note_tz_columns(self, columns: Sequence[Column]) -> None:
+        """Remember which staged columns are TIMESTAMPTZ (their window bounds differ)."""
+        self._tz_columns = frozenset(
+            c.name.lower() for c in columns if c.type.upper() == "TIMESTAMP WITH TIME ZONE"
+        )
+
+    def _is_tz(self, column: str) -> bool:
+        return column.lower() in self._tz_columns
+
+
+def _as_naive_utc(value: object):
+    """A time value from DuckDB as a naive UTC datetime (DATE becomes midnight)."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    raise TypeError(f"not a time value: {value!r}")
+
+
+class DuckDBTime:
+    """Interval and timestamp arithmetic, done by DuckDB so it means what DuckDB means."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.con = connection
+
+    def interval_error(self, text: str) -> str | None:
+        """Why ``text`` is not an interval DuckDB understands, or None when it is one."""
+        try:
+            self.con.execute("SELECT CAST($i AS INTERVAL)", {"i": text}).fetchall()
+        except duckdb.Error as err:
+            return str(err).splitlines()[0]
+        return None
+
+    def interval_of(self, sql_expression: str) -> str:
+        """The interval a SQL expression of the user's query evaluates to, as text."""
+        return str(self.con.execute(f"SELECT CAST(({sql_expression}) AS VARCHAR)").fetchall()[0][0])
+
+    def shorter(self, a: str, b: str) -> bool:
+        """Whether interval ``a`` is shorter than interval ``b``."""
+        return bool(
+            self.con.execute(
+                "SELECT CAST($a AS INTERVAL) < CAST($b AS INTERVAL)", {"a": a, "b": b}
+            ).fetchall()[0][0]
+        )
+
+    def minus(self, moment: dt.datetime, interval: str) -> dt.datetime:
+        """``moment - interval`` (months and days counted as DuckDB counts them)."""
+        return self.con.execute(
+            "SELECT CAST($m AS TIMESTAMP) - CAST($i AS INTERVAL)", {"m": moment, "i": interval}
+        ).fetchall()[0][0]
+
+    def timestamp(self, text: str) -> dt.datetime:
+        """Parse a ``--start``/``--end`` value as DuckDB reads a TIMESTAMP literal."""
+        return self.con.execute("SELECT CAST($t AS TIMESTAMP)", {"t": text}).fetchall()[0][0]

@@ -1,0 +1,68 @@
+"""The kernel's DuckDB connection, shared safely between threads.
+
+A DuckDB connection object must not be used from two threads at once, so the kernel's
+main thread uses the connection itself (its temp tables and settings are the user's) and
+every other thread gets a cursor of its own: a separate connection to the same database.
+Runs on one target are serialised by a lock per target, so two threads never interleave
+half-runs of the same table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+MEMORY = ":memory:"
+
+
+class Session:
+    """Owns the connection to one database and hands out per-thread connections.
+
+    Args:
+        path: a database file, or ``:memory:``.
+    """
+
+    def __init__(self, path: str = MEMORY) -> None:
+        self.path = path if path == MEMORY else str(Path(path).expanduser())
+        self._connection = duckdb.connect(self.path)
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._guard = threading.Lock()
+        self._target_locks: dict[str, threading.RLock] = {}
+        self._state_ready: set[str] = set()
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection for the calling thread."""
+        if threading.get_ident() == self._owner:
+            return self._connection
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._guard:
+                cursor = self._connection.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def target_lock(self, key: str) -> threading.RLock:
+        """The lock that serialises runs on one target (case-insensitive, as DuckDB is)."""
+        with self._guard:
+            return self._target_locks.setdefault(key.lower(), threading.RLock())
+
+    def ensure_state(self, catalog: str, create: Callable[[], None]) -> None:
+        """Run ``create`` once per catalog for this database, never concurrently.
+
+        State tables are created outside any run's transaction: two runs creating them
+        at once would make DuckDB report a catalog write-write conflict.
+        """
+        if catalog.lower() in self._state_ready:
+            return
+        with self._guard:
+            if catalog.lower() not in self._state_ready:
+                create()
+                self._state_ready.add(catalog.lower())
+
+    def close(self) -> None:
+        """Close the connection; cursors of other threads close with it."""
+        self._connection.close()

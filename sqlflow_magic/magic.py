@@ -1,0 +1,269 @@
+"""``%%sqlflow`` and ``%sqlflow``: argument parsing and wiring, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+
+import duckdb
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool
+
+from sqlflow_magic.engine.duckdb import DuckDBEngine
+from sqlflow_magic.engine.session import MEMORY, Session
+from sqlflow_magic.errors import DatabaseError, SqlflowError, UsageError, database_error
+from sqlflow_magic.namespace import bind_variables, frames_registered
+from sqlflow_magic.render.tables import print_rich, summary_frame
+from sqlflow_magic.runner import RunOptions, run_transform
+from sqlflow_magic.state import views
+from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, utcnow
+from sqlflow_magic.syntax.parse import parse_cell
+from sqlflow_magic.syntax.source import CellSource
+from sqlflow_magic.syntax.spec import PlainStatement, TransformSpec
+
+_ACTIVE: list[SqlflowMagics] = []
+_LINE_COMMANDS = ("connect", "status", "history", "reset")
+
+
+def active_magics() -> SqlflowMagics | None:
+    """The loaded SqlflowMagics instance, or None before ``%load_ext sqlflow_magic``."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit the kernel
+        raise UsageError(message, hint=f"usage: {self.format_usage().strip()}")
+
+
+def _cell_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="%%sqlflow", add_help=False)
+    parser.add_argument("-o", "--output", metavar="NAME", help="store the value in NAME")
+    parser.add_argument("--dry-run", action="store_true", help="print, change nothing")
+    parser.add_argument("--start", metavar="T", help="INCREMENTAL window start (UTC)")
+    parser.add_argument("--end", metavar="T", help="INCREMENTAL window end (UTC)")
+    return parser
+
+
+@magics_class
+class SqlflowMagics(Magics):
+    """SQL transforms over a DuckDB connection that lives in the kernel."""
+
+    rich_tables = Bool(
+        None,
+        allow_none=True,
+        help="Print status/history as rich tables (default: only outside a notebook kernel).",
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The kernel's database session, an in-memory DuckDB until ``connect``."""
+        if self._session is None:
+            self._session = Session(MEMORY)
+        return self._session
+
+    @line_cell_magic
+    def sqlflow(self, line: str, cell: str | None = None):
+        """Run SQL and transforms over the kernel's DuckDB connection.
+
+        A cell holds statements separated by ``;``. ``CREATE TABLE t MODE REPLACE |
+        APPEND | UPSERT KEY (k, ...) | INCREMENTAL BY c [LOOKBACK '...'] AS SELECT ...``
+        is a transform; every other statement is DuckDB's, run as written. The value is
+        the result of the last statement that returns rows.
+
+        Cell options::
+
+            -o NAME         also store the value in the variable NAME
+            --dry-run       print the SQL and parameters that would run; change nothing
+            --start T       INCREMENTAL: window start (UTC), instead of watermark - LOOKBACK
+            --end T         INCREMENTAL: window end (UTC), instead of now
+
+        Line commands::
+
+            %sqlflow connect PATH     switch database (:memory: or a file)
+            %sqlflow status           every transform: mode, keys, watermark, last run
+            %sqlflow history [TABLE]  past runs with outcome, counts, window, duration
+            %sqlflow reset TABLE      forget the watermark: the next run is a full one
+
+        Examples::
+
+            %load_ext sqlflow_magic
+            %sqlflow connect warehouse.duckdb
+
+            %%sqlflow
+            CREATE TABLE hourly MODE INCREMENTAL BY hour LOOKBACK '2 hours' AS
+            SELECT date_trunc('hour', ts) AS hour, count(*) AS n FROM events
+            WHERE ts > @start_dt AND ts <= @end_dt GROUP BY ALL
+
+            %%sqlflow -o top
+            SELECT * FROM hourly WHERE n > $threshold ORDER BY n DESC
+        """
+        if cell is None:
+            return self._line_command(line)
+        return self._run_cell(line, cell)
+
+    # -- cells ---------------------------------------------------------------------------
+
+    def _run_cell(self, line: str, cell: str):
+        args = _cell_parser().parse_args(_split_args(line))
+        source = CellSource(cell, first_line=2)
+        statements = parse_cell(cell, first_line=2)
+        options = RunOptions(dry_run=args.dry_run, start=args.start, end=args.end)
+        last_value_at = max(
+            (i for i, s in enumerate(statements)
+             if isinstance(s, TransformSpec) or s.returns_rows),
+            default=-1,
+        )  # fmt: skip
+        value = None
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        for i, statement in enumerate(statements):
+            if isinstance(statement, TransformSpec):
+                result = run_transform(statement, self.session, namespace, source, options)
+                for note in result.notes:
+                    print(f"note: {note}")
+                if options.dry_run:
+                    _print_plan(result)
+                value = summary_frame(result) if i == last_value_at else value
+            else:
+                fetched = self._run_plain(statement, source, namespace, options, i == last_value_at)
+                value = fetched if i == last_value_at else value
+        if args.output:
+            namespace[args.output] = value
+        return value
+
+    def _run_plain(self, st: PlainStatement, source: CellSource, namespace, options, fetch: bool):
+        base = _offset_of_line(source, st.line)
+        params = bind_variables(st.variables, namespace, source, source.text.find(st.text, base))
+        if options.dry_run:
+            print(f"-- would run (line {st.line}):\n{st.text};")
+            if params:
+                print(f"-- parameters: {params!r}")
+            return None
+        con = self.session.connection()
+        try:
+            with frames_registered(con, st.names, namespace):
+                cursor = con.execute(st.text, params or None)
+                return cursor.df() if fetch and cursor.description else None
+        except duckdb.Error as err:
+            raise database_error(err, st.line, "", "fix the statement and run the cell again") from err
+
+    # -- line commands -------------------------------------------------------------------
+
+    def _line_command(self, line: str):
+        words = _split_args(line)
+        if not words or words[0] not in _LINE_COMMANDS:
+            raise UsageError(
+                f"unknown command {words[0]!r}" if words else "%sqlflow needs a command",
+                hint="commands: " + ", ".join(_LINE_COMMANDS) + "; run %%sqlflow? for help",
+            )
+        command, rest = words[0], words[1:]
+        return getattr(self, f"_cmd_{command}")(rest)
+
+    def _cmd_connect(self, rest: Sequence[str]):
+        if len(rest) != 1:
+            raise UsageError("connect needs one PATH", hint="%sqlflow connect warehouse.duckdb")
+        try:
+            new = Session(rest[0])
+        except duckdb.Error as err:
+            raise DatabaseError(f"cannot open {rest[0]}: {err}",
+                                hint="check the path and that no other process holds it") from err
+        old, self._session = self._session, new
+        if old is not None:
+            old.close()
+        print(f"connected to {new.path}")
+
+    def _cmd_status(self, rest: Sequence[str]):
+        frame = views.status_frame(self.session.connection())
+        return self._show(frame, "sqlflow status")
+
+    def _cmd_history(self, rest: Sequence[str]):
+        if len(rest) > 1:
+            raise UsageError("history takes at most one TABLE", hint="%sqlflow history orders")
+        frame = views.history_frame(self.session.connection(), rest[0] if rest else None)
+        return self._show(frame, f"sqlflow history {rest[0] if rest else ''}".strip())
+
+    def _cmd_reset(self, rest: Sequence[str]):
+        if len(rest) != 1:
+            raise UsageError("reset needs one TABLE", hint="%sqlflow reset hourly_metrics")
+        con = self.session.connection()
+        engine = DuckDBEngine(con)
+        table = engine.resolve(_table_parts(rest[0]))
+        store = StateStore(con, table.catalog)
+        self.session.ensure_state(table.catalog, store.create_tables)
+        with self.session.target_lock(f"{table.catalog}.{table.key}"), engine.transaction():
+            if not store.known_target(table.key):
+                raise UsageError(
+                    f"{table.key} is not a sqlflow transform",
+                    hint="%sqlflow status lists the transforms",
+                    table=table.key,
+                )
+            before = store.watermark(table.key)
+            store.set_watermark(table.key, "", None, "")
+            now = utcnow()
+            store.record_run(RunRecord(
+                run_id="reset", target=table.key, mode="RESET", status="reset",
+                started_at=now, finished_at=now, duration_s=0.0, watermark_before=before,
+            ))  # fmt: skip
+        print(f"{table.key}: watermark {before or 'none'} forgotten; the next run is a full one")
+
+    def _show(self, frame, title: str):
+        in_kernel = getattr(self.shell, "kernel", None) is not None
+        if self.rich_tables or (self.rich_tables is None and not in_kernel):
+            print_rich(frame, title)
+            return None
+        return frame
+
+
+def _split_args(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as err:
+        raise UsageError(f"cannot read the options: {err}", hint="close the quotes") from err
+
+
+def _table_parts(text: str) -> tuple[str, ...]:
+    from sqlglot import exp
+
+    table = exp.to_table(text, dialect="duckdb")
+    return tuple(p.name for p in table.parts)
+
+
+def _offset_of_line(source: CellSource, line: int) -> int:
+    offset = 0
+    for _ in range(line - source.first_line):
+        offset = source.text.index("\n", offset) + 1
+    return offset
+
+
+def _print_plan(result) -> None:
+    print(f"-- dry run of {result.target} (MODE {result.mode.value}); nothing was changed")
+    if result.window is not None:
+        start = result.window.start or "-infinity"
+        print(f"-- window: ({start}, {result.window.end}]")
+    for query in result.planned:
+        print(query.sql + ";")
+        if query.params:
+            print(f"-- parameters: {query.params!r}")
+
+
+def load(shell) -> SqlflowMagics:
+    """Register the magics on ``shell`` and remember the instance for the side panel."""
+    magics = SqlflowMagics(shell=shell)
+    shell.register_magics(magics)
+    _ACTIVE.append(magics)
+    return magics
+
+
+def unload(shell) -> None:
+    """Close the database of the most recently loaded instance."""
+    if _ACTIVE:
+        magics = _ACTIVE.pop()
+        if magics._session is not None:
+            magics._session.close()
+
+
+__all__ = ["SqlflowMagics", "active_magics", "SqlflowError", "STATE_SCHEMA"]

@@ -1,0 +1,1 @@
+"""One small handler per MODE; each talks to the engine protocol only."""

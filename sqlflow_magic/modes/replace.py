@@ -1,0 +1,15 @@
+"""MODE REPLACE: the table becomes exactly the query result."""
+
+from __future__ import annotations
+
+from sqlflow_magic.modes.base import ModeOutcome, RunContext
+
+
+class ReplaceHandler:
+    """CREATE OR REPLACE in the run's transaction: readers see the old or the new table."""
+
+    def apply(self, ctx: RunContext) -> ModeOutcome:
+        """Replace the table; the old rows count as deleted."""
+        before = ctx.engine.row_count(ctx.table) if ctx.table.exists else 0
+        rows = ctx.engine.create_table_as(ctx.table, ctx.query, replace=True)
+        return ModeOutcome(rows_in=rows, inserted=rows, deleted=before)

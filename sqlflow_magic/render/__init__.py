@@ -1,0 +1,1 @@
+"""Showing results: DataFrames in notebooks, rich tables in terminals, text everywhere."""

@@ -1,0 +1,290 @@
+"""Running one transform: resolve, bind, validate, apply the mode, commit data + state.
+
+Everything a run changes (data, schema, watermark, transform definition, run record)
+happens in one transaction. A failure rolls all of it back and is then recorded, on its
+own, as a failed run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+
+from sqlflow_magic.engine.base import Column, Query, TableRef, Window
+from sqlflow_magic.engine.duckdb import DuckDBEngine, DuckDBTime
+from sqlflow_magic.engine.session import Session
+from sqlflow_magic.errors import (
+    DatabaseError,
+    ModeError,
+    SqlflowError,
+    WatermarkError,
+    database_error,
+)
+from sqlflow_magic.modes.base import ModeOutcome, RunContext
+from sqlflow_magic.modes.registry import HANDLERS
+from sqlflow_magic.modes.window import compute_window
+from sqlflow_magic.namespace import bind_variables, frames_registered
+from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, utcnow
+from sqlflow_magic.syntax.source import CellSource
+from sqlflow_magic.syntax.spec import Mode, TransformSpec
+
+# How the @macros appear to DuckDB: typed casts of bound parameters, never pasted text.
+_MACRO_SQL = {
+    "start_dt": "CAST($sqlflow_start AS TIMESTAMP)",
+    "end_dt": "CAST($sqlflow_end AS TIMESTAMP)",
+    "start_date": "CAST(CAST($sqlflow_start AS TIMESTAMP) AS DATE)",
+    "end_date": "CAST(CAST($sqlflow_end AS TIMESTAMP) AS DATE)",
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Cell options that change how a transform runs."""
+
+    dry_run: bool = False
+    start: str | None = None
+    end: str | None = None
+    now: dt.datetime | None = None  # fixed "now" for tests; None means the clock
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one transform run did."""
+
+    run_id: str
+    target: str
+    mode: Mode
+    status: str  # 'success' or 'dry run'
+    outcome: ModeOutcome
+    started_at: dt.datetime
+    duration_s: float
+    window: Window | None = None
+    watermark_before: dt.datetime | None = None
+    watermark_after: dt.datetime | None = None
+    planned: tuple[Query, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def run_transform(
+    spec: TransformSpec,
+    session: Session,
+    namespace: Mapping[str, object],
+    source: CellSource,
+    options: RunOptions = RunOptions(),
+) -> RunResult:
+    """Run one transform atomically and return what it did.
+
+    Raises:
+        SqlflowError: anything that stopped the run; nothing was changed.
+    """
+    con = session.connection()
+    engine = DuckDBEngine(con, dry_run=options.dry_run)
+    table = _resolve(engine, spec, source)
+    store = StateStore(con, table.catalog)
+    if not options.dry_run:
+        session.ensure_state(table.catalog, store.create_tables)
+    with session.target_lock(f"{table.catalog}.{table.key}"):
+        started, clock = utcnow(), time.perf_counter()
+        run_id = uuid.uuid4().hex[:12]
+        try:
+            with frames_registered(con, spec.names, namespace), engine.transaction():
+                result = _run(spec, engine, store, namespace, source, options, run_id)
+        except SqlflowError as err:
+            _record_failure(store, spec, table, run_id, started, clock, err, options)
+            raise
+        except duckdb.Error as err:
+            wrapped = _database_error(err, spec)
+            _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
+            raise wrapped from err
+        except KeyboardInterrupt as err:
+            wrapped = SqlflowError("the run was interrupted", hint="nothing was changed")
+            _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
+            raise
+        return result
+
+
+def _run(
+    spec: TransformSpec,
+    engine: DuckDBEngine,
+    store: StateStore,
+    namespace: Mapping[str, object],
+    source: CellSource,
+    options: RunOptions,
+    run_id: str,
+) -> RunResult:
+    started, clock = utcnow(), time.perf_counter()
+    table = _resolve(engine, spec, source)  # again, inside the transaction's snapshot
+    window = watermark = lookback = None
+    notes: list[str] = []
+    if spec.mode is Mode.INCREMENTAL:
+        watermark = _watermark(store, table, options)
+        probe = _bind(spec, None, namespace, source, Window(None, started))
+        window, lookback = compute_window(
+            spec, source, probe.sql, watermark, DuckDBTime(engine.con),
+            start=options.start, end=options.end, now=options.now,
+        )
+        if not any(not m.is_variable for m in spec.query.macros):
+            notes.append(
+                f"{table.key} reads its whole source on every run: filter it with "
+                f"WHERE <time> > @start_dt AND <time> <= @end_dt to read only the window"
+            )
+    elif options.start or options.end:
+        raise WatermarkError(
+            "--start and --end apply to MODE INCREMENTAL only",
+            hint="remove them, or make the transform MODE INCREMENTAL BY <time column>",
+            table=table.key,
+        )
+    query = _bind(spec, window, namespace, source, window)
+    columns = tuple(engine.query_columns(query))
+    _check_columns(spec, columns, source, engine)
+    ctx = RunContext(spec, table, query, columns, engine, window)
+    outcome = HANDLERS[spec.mode].apply(ctx)
+    watermark_after = watermark
+    if outcome.newest is not None and (watermark is None or outcome.newest > watermark):
+        watermark_after = outcome.newest
+    duration = time.perf_counter() - clock
+    if not options.dry_run:
+        store.save_transform(
+            table.key, spec.mode.value, spec.keys, spec.time_column, lookback, spec.source
+        )
+        if spec.mode is Mode.INCREMENTAL and watermark_after != watermark:
+            store.set_watermark(table.key, spec.time_column or "", watermark_after, run_id)
+        store.record_run(
+            RunRecord(
+                run_id=run_id, target=table.key, mode=spec.mode.value, status="success",
+                started_at=started, finished_at=utcnow(), duration_s=duration,
+                window_start=window.start if window else None,
+                window_end=window.end if window else None,
+                rows_in=outcome.rows_in, rows_inserted=outcome.inserted,
+                rows_updated=outcome.updated, rows_deleted=outcome.deleted,
+                rows_left_out=outcome.left_out, watermark_before=watermark,
+                watermark_after=watermark_after,
+            )
+        )
+    return RunResult(
+        run_id=run_id, target=table.key, mode=spec.mode,
+        status="dry run" if options.dry_run else "success", outcome=outcome,
+        started_at=started, duration_s=duration, window=window,
+        watermark_before=watermark, watermark_after=watermark_after,
+        planned=tuple(engine.planned()), notes=tuple(notes),
+    )  # fmt: skip
+
+
+def _resolve(engine: DuckDBEngine, spec: TransformSpec, source: CellSource) -> TableRef:
+    table = engine.resolve(spec.target.parts())
+    if table.schema.lower() == STATE_SCHEMA:
+        pos = spec.positions["target"]
+        raise ModeError(
+            f"schema {STATE_SCHEMA} holds sqlflow's state tables; transforms cannot write there",
+            hint="choose another schema for the target",
+            table=table.key,
+            **source.where(pos.offset, pos.length),
+        )
+    return table
+
+
+def _watermark(store: StateStore, table: TableRef, options: RunOptions) -> dt.datetime | None:
+    if options.dry_run and not store.con.execute(
+        "SELECT 1 FROM duckdb_tables() WHERE database_name = $c AND schema_name = $s "
+        "AND table_name = 'watermarks'",
+        {"c": store.catalog, "s": STATE_SCHEMA},
+    ).fetchall():
+        return None
+    return store.watermark(table.key)
+
+
+def _bind(
+    spec: TransformSpec,
+    window: Window | None,
+    namespace: Mapping[str, object],
+    source: CellSource,
+    macro_window: Window | None,
+) -> Query:
+    """The query text with @macros swapped for typed parameters, and every value bound."""
+    text = spec.query.text
+    params = bind_variables(spec.query.macros, namespace, source, spec.query.offset)
+    macros = [m for m in spec.query.macros if not m.is_variable]
+    for use in sorted(macros, key=lambda m: m.offset, reverse=True):
+        text = text[: use.offset] + _MACRO_SQL[use.name] + text[use.offset + use.length :]
+    if macros and macro_window is not None:
+        params["sqlflow_start"] = macro_window.start or "-infinity"
+        params["sqlflow_end"] = macro_window.end
+    return Query(text, params)
+
+
+def _check_columns(
+    spec: TransformSpec, columns: tuple[Column, ...], source: CellSource, engine: DuckDBEngine
+) -> None:
+    by_name = {c.name.lower(): c for c in columns}
+    if len(by_name) != len(columns):
+        seen: set[str] = set()
+        dup = next(c.name for c in columns if c.name.lower() in seen or seen.add(c.name.lower()))
+        raise ModeError(
+            f"the query returns column '{dup}' more than once",
+            hint="give each column its own name with AS",
+            table=str(spec.target), column=dup,
+        )
+    wanted = [(f"KEY:{k.lower()}", k, "KEY") for k in spec.keys]
+    if spec.time_column:
+        wanted.append(("BY", spec.time_column, "BY"))
+    for pos_key, name, clause in wanted:
+        pos = spec.positions.get(pos_key)
+        where = source.where(pos.offset, pos.length) if pos else {}
+        col = by_name.get(name.lower())
+        if col is None:
+            close = difflib.get_close_matches(name, [c.name for c in columns], n=1)
+            suggestion = f"did you mean '{close[0]}'? " if close else ""
+            raise ModeError(
+                f"no such column for {clause}: {spec.target}.{name}; the query returns "
+                + ", ".join(c.name for c in columns),
+                hint=f"{suggestion}name a column the query returns, or add it to the SELECT",
+                table=str(spec.target), column=name, **where,
+            )
+        if clause == "BY" and not engine.is_time_type(col.type):
+            raise WatermarkError(
+                f"the time column {name} is {col.type}, not a DATE or TIMESTAMP",
+                hint=f"cast it in the query, e.g. CAST({name} AS TIMESTAMP) AS {name}",
+                table=str(spec.target), column=name, **where,
+            )
+
+
+def _database_error(err: duckdb.Error, spec: TransformSpec) -> DatabaseError:
+    # The query body starts on the spec's line only when AS is on the first line; DuckDB's
+    # LINE counts from the statement we sent, which may wrap the body, so stay at spec.line.
+    wrapped = database_error(
+        err, spec.line, f"the transform of {spec.target} failed: ",
+        "fix the query and run the cell again; nothing was changed",
+    )
+    wrapped.line, wrapped.table = spec.line, str(spec.target)
+    return wrapped
+
+
+def _record_failure(
+    store: StateStore,
+    spec: TransformSpec,
+    table: TableRef,
+    run_id: str,
+    started: dt.datetime,
+    clock: float,
+    err: SqlflowError,
+    options: RunOptions,
+) -> None:
+    """Record a failed run after the rollback; never hide the original error."""
+    if options.dry_run:
+        return
+    try:
+        store.record_run(
+            RunRecord(
+                run_id=run_id, target=table.key, mode=spec.mode.value, status="failed",
+                started_at=started, finished_at=utcnow(),
+                duration_s=time.perf_counter() - clock, error=err.message,
+            )
+        )
+    except duckdb.Error:
+        pass  # the database itself is failing; the user sees the first error

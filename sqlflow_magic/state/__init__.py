@@ -1,0 +1,1 @@
+"""State tables (schema ``sqlflow``): transforms, watermarks and runs, beside the data."""

@@ -1,0 +1,147 @@
+"""Reading and writing the state tables in the same transaction as the data.
+
+The state lives in the target's own database (schema ``sqlflow``), because DuckDB commits
+one database per transaction: data, watermark and run record then commit together or not
+at all. Reading a watermark reads one small row; it never scans the target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from sqlflow_magic.syntax.names import quote
+
+STATE_SCHEMA = "sqlflow"
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.transforms (
+    target VARCHAR, mode VARCHAR, keys VARCHAR[], time_column VARCHAR, lookback VARCHAR,
+    definition VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {s}.watermarks (
+    target VARCHAR, time_column VARCHAR, watermark TIMESTAMP, run_id VARCHAR,
+    updated_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {s}.runs (
+    run_id VARCHAR, target VARCHAR, mode VARCHAR, status VARCHAR,
+    started_at TIMESTAMP, finished_at TIMESTAMP, duration_s DOUBLE,
+    window_start TIMESTAMP, window_end TIMESTAMP,
+    rows_in BIGINT, rows_inserted BIGINT, rows_updated BIGINT, rows_deleted BIGINT,
+    rows_left_out BIGINT, watermark_before TIMESTAMP, watermark_after TIMESTAMP,
+    error VARCHAR);
+"""
+
+_RUN_COLUMNS = (
+    "run_id", "target", "mode", "status", "started_at", "finished_at", "duration_s",
+    "window_start", "window_end", "rows_in", "rows_inserted", "rows_updated", "rows_deleted",
+    "rows_left_out", "watermark_before", "watermark_after", "error",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of ``sqlflow.runs``."""
+
+    run_id: str
+    target: str
+    mode: str
+    status: str  # 'success' or 'failed'
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration_s: float
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
+    rows_in: int | None = None
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    rows_left_out: int | None = None
+    watermark_before: dt.datetime | None = None
+    watermark_after: dt.datetime | None = None
+    error: str | None = None
+
+
+class StateStore:
+    """The state tables of one database (catalog), used through one connection.
+
+    Args:
+        connection: the calling thread's connection.
+        catalog: the database whose ``sqlflow`` schema holds the state.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, catalog: str) -> None:
+        self.con = connection
+        self.catalog = catalog
+        self.schema = f"{quote(catalog)}.{STATE_SCHEMA}"
+
+    def create_tables(self) -> None:
+        """Create the state tables when missing (idempotent; run outside a run's transaction)."""
+        self.con.execute(_DDL.format(s=self.schema))
+
+    def watermark(self, target: str) -> dt.datetime | None:
+        """The stored watermark of ``target`` (naive UTC), or None when there is none."""
+        rows = self.con.execute(
+            f"SELECT watermark FROM {self.schema}.watermarks WHERE lower(target) = lower($t)",
+            {"t": target},
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def set_watermark(
+        self, target: str, time_column: str, value: dt.datetime | None, run_id: str
+    ) -> None:
+        """Store ``value`` as the watermark of ``target`` (None forgets it)."""
+        self.con.execute(
+            f"DELETE FROM {self.schema}.watermarks WHERE lower(target) = lower($t)", {"t": target}
+        )
+        if value is not None:
+            self.con.execute(
+                f"INSERT INTO {self.schema}.watermarks VALUES ($t, $c, $w, $r, $now)",
+                {"t": target, "c": time_column, "w": value, "r": run_id, "now": utcnow()},
+            )
+
+    def save_transform(
+        self,
+        target: str,
+        mode: str,
+        keys: tuple[str, ...],
+        time_column: str | None,
+        lookback: str | None,
+        definition: str,
+    ) -> None:
+        """Record (or update) the definition a target was last run with."""
+        now = utcnow()
+        updated = self.con.execute(
+            f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
+            "lookback = $l, definition = $d, updated_at = $now WHERE lower(target) = lower($t)",
+            {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
+             "d": definition, "now": now},
+        ).fetchall()[0][0]
+        if not updated:
+            self.con.execute(
+                f"INSERT INTO {self.schema}.transforms VALUES ($t, $m, $k, $c, $l, $d, $now, $now)",
+                {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
+                 "d": definition, "now": now},
+            )
+
+    def record_run(self, record: RunRecord) -> None:
+        """Append one run record."""
+        placeholders = ", ".join(f"${c}" for c in _RUN_COLUMNS)
+        self.con.execute(
+            f"INSERT INTO {self.schema}.runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})",
+            {c: getattr(record, c) for c in _RUN_COLUMNS},
+        )
+
+    def known_target(self, target: str) -> bool:
+        """Whether ``target`` has ever been run as a transform in this database."""
+        rows = self.con.execute(
+            f"SELECT 1 FROM {self.schema}.transforms WHERE lower(target) = lower($t)",
+            {"t": target},
+        ).fetchall()
+        return bool(rows)
+
+
+def utcnow() -> dt.datetime:
+    """Now, as a naive UTC timestamp (how every time in the state tables is stored)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

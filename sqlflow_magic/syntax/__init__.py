@@ -1,0 +1,1 @@
+"""Parsing: a cell's text into statements, and transform headers into TransformSpecs."""
