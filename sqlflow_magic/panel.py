@@ -204,7 +204,9 @@ class _StateReader:
             else:
                 rows = self._rows(
                     database, "runs",
+                    # Targets are stored qualified (main.t); the bare name finds them too.
                     "SELECT * FROM {t} WHERE lower(target) = lower($target) "
+                    "OR suffix(lower(target), '.' || lower($target)) "
                     "ORDER BY started_at DESC NULLS LAST LIMIT $n",
                     target=target, n=limit,
                 )  # fmt: skip

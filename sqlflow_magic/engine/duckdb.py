@@ -235,9 +235,12 @@ class DuckDBEngine:
         if self.dry_run:
             return WindowStats(0, 0, None)
         inside, params = self._window_filter(column, window)
+        # The newest value comes back as a naive UTC TIMESTAMP whatever the column's type.
+        newest_sql = f"max({quote(column)}) FILTER (WHERE {inside})"
+        newest_sql = (f"({newest_sql}) AT TIME ZONE 'UTC'" if self._is_tz(column)
+                      else f"CAST({newest_sql} AS TIMESTAMP)")
         rows_in, rows_inside, newest = self.read(
-            f"SELECT count(*), count(*) FILTER (WHERE {inside}), "
-            f"max({quote(column)}) FILTER (WHERE {inside}) FROM {staged.name}",
+            f"SELECT count(*), count(*) FILTER (WHERE {inside}), {newest_sql} FROM {staged.name}",
             params,
         )[0]
         return WindowStats(int(rows_in), int(rows_inside), _as_naive_utc(newest))

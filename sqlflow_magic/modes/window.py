@@ -95,7 +95,7 @@ def compute_window(
             a --start/--end that is not a timestamp or an empty window.
     """
     lookback = spec.lookback
-    where = _where(spec, source, "LOOKBACK")
+    where = _where(spec, source, "LOOKBACK:value")
     if lookback is not None:
         problem = time.interval_error(lookback)
         if problem:

@@ -314,7 +314,9 @@ class _HeaderParser:
                 raise self.error("KEY needs at least one column", tok, "write KEY (id)")
             name = self.name_text(tok, "column name in KEY")
             if name.lower() in (k.lower() for k in keys):
-                raise self.error(f"column '{name}' appears twice in KEY", tok)
+                raise self.error(
+                    f"column '{name}' appears twice in KEY", tok, "name each key column once"
+                )
             self.positions[f"KEY:{name.lower()}"] = Position(tok.start, tok.end - tok.start + 1)
             keys.append(name)
             sep = self.advance()
@@ -324,13 +326,15 @@ class _HeaderParser:
                 raise self.error("expected ',' or ')' in the KEY list", sep, "write KEY (a, b)")
 
     def lookback(self) -> str:
-        self.advance()
+        keyword = self.advance()
+        assert keyword is not None
+        self.remember("LOOKBACK", keyword)
         tok = self.advance()
         if tok is None or tok.token_type != TokenType.STRING:
             raise self.error(
                 "LOOKBACK needs a quoted interval", tok, "write LOOKBACK '2 hours'"
             )
-        self.remember("LOOKBACK", tok)
+        self.remember("LOOKBACK:value", tok)
         return tok.text
 
     def check_clauses(
