@@ -20,7 +20,7 @@ from sqlflow_magic.state import views
 from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, utcnow
 from sqlflow_magic.syntax.parse import parse_cell
 from sqlflow_magic.syntax.source import CellSource
-from sqlflow_magic.syntax.spec import PlainStatement, TransformSpec
+from sqlflow_magic.syntax.spec import Mode, PlainStatement, TransformSpec
 
 _ACTIVE: list[SqlflowMagics] = []
 _LINE_COMMANDS = ("connect", "status", "history", "reset")
@@ -113,6 +113,14 @@ class SqlflowMagics(Magics):
         source = CellSource(cell, first_line=2)
         statements = parse_cell(cell, first_line=2)
         options = RunOptions(dry_run=args.dry_run, start=args.start, end=args.end)
+        if (args.start or args.end) and not any(
+            isinstance(s, TransformSpec) and s.mode is Mode.INCREMENTAL for s in statements
+        ):
+            raise UsageError(
+                "--start and --end set the window of MODE INCREMENTAL transforms, and this "
+                "cell has none",
+                hint="remove them, or make a transform MODE INCREMENTAL BY <time column>",
+            )
         last_value_at = max(
             (i for i, s in enumerate(statements)
              if isinstance(s, TransformSpec) or s.returns_rows),

@@ -134,12 +134,6 @@ def _run(
                 f"{table.key} reads its whole source on every run: filter it with "
                 f"WHERE <time> > @start_dt AND <time> <= @end_dt to read only the window"
             )
-    elif options.start or options.end:
-        raise WatermarkError(
-            "--start and --end apply to MODE INCREMENTAL only",
-            hint="remove them, or make the transform MODE INCREMENTAL BY <time column>",
-            table=table.key,
-        )
     query = _bind(spec, window, namespace, source, window)
     columns = tuple(engine.query_columns(query))
     _check_columns(spec, columns, source, engine)

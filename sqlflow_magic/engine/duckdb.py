@@ -134,9 +134,13 @@ class DuckDBEngine:
         return ".".join(quote(p) for p in (table.catalog, table.schema, table.name))
 
     def query_columns(self, query: Query) -> list[Column]:
-        """The result columns of ``query``, without running it (DuckDB plans a LIMIT 0)."""
-        cursor = self.con.execute(f"SELECT * FROM ({query.sql}\n) LIMIT 0", query.params or None)
-        return [Column(d[0], str(d[1])) for d in cursor.description]
+        """The result columns of ``query``, as written, without running it.
+
+        DESCRIBE (unlike a LIMIT 0 wrapper) keeps duplicate names visible: DuckDB would
+        silently rename the second ``a`` to ``a_1``.
+        """
+        rows = self.read(f"DESCRIBE {query.sql}", query.params)
+        return [Column(name, dtype) for name, dtype, *_ in rows]
 
     def table_columns(self, table: TableRef) -> list[Column]:
         """The columns of an existing table."""
@@ -207,7 +211,7 @@ class DuckDBEngine:
         rows = self.read(
             f"SELECT {cols}, count(*) AS n, ({any_null}) AS has_null FROM {staged.name} "
             f"GROUP BY ALL HAVING count(*) > 1 OR ({any_null}) "
-            f"ORDER BY has_null DESC, n DESC LIMIT {int(limit) * 2}"
+            f"ORDER BY has_null DESC, n DESC, {cols} LIMIT {int(limit) * 2}"
         )
         nulls = [r[:-2] for r in rows if r[-1]][:limit]
         dups = [r[:-1] for r in rows if not r[-1]][:limit]

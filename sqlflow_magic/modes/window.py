@@ -126,7 +126,7 @@ def compute_window(
         window_start = None
     else:
         window_start = time.minus(watermark, lookback) if lookback else watermark
-    if window_start is not None and window_start >= window_end:
+    if start and window_start is not None and window_start >= window_end:
         raise WatermarkError(
             f"the window ({window_start}, {window_end}] is empty: its start is not before its end",
             hint="give --start earlier than --end (both are UTC timestamps)",
