@@ -5,17 +5,6 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-SPEED_MARKERS = {"slow", "notebook", "browser"}
-
-
-def pytest_collection_modifyitems(items):
-    # Every test without a speed marker is a fast one (as sqlmesh does), so
-    # `-m fast` selects the quick suite.
-    for item in items:
-        if not SPEED_MARKERS & {m.name for m in item.iter_markers()}:
-            item.add_marker(pytest.mark.fast)
-
-
 @pytest.fixture(scope="session")
 def shell():
     """One IPython shell per test session (IPython allows one per process)."""

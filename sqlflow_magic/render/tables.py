@@ -8,7 +8,7 @@ from sqlflow_magic.runner import RunResult
 
 SUMMARY_COLUMNS = [
     "target", "mode", "status", "rows_in", "inserted", "updated", "deleted", "left_out",
-    "window_start", "window_end", "watermark", "duration_s", "run_id",
+    "window_start", "window_end", "watermark", "duration", "run_id",
 ]  # fmt: skip
 
 
@@ -30,10 +30,16 @@ def summary_frame(result: RunResult):
         "window_start": _show_time(window.start, "-infinity") if window else None,
         "window_end": _show_time(window.end) if window else None,
         "watermark": _show_time(result.watermark_after),
-        "duration_s": round(result.duration_s, 3),
+        "duration": f"{result.duration_s:.3f}s",
         "run_id": result.run_id,
     }
-    return pd.DataFrame([row], columns=SUMMARY_COLUMNS)
+    if window is None:  # the window, watermark and left-out rows exist for INCREMENTAL only
+        for name in _INCREMENTAL_ONLY:
+            del row[name]
+    return pd.DataFrame([row])
+
+
+_INCREMENTAL_ONLY = ("left_out", "window_start", "window_end", "watermark")
 
 
 def _show_time(value: dt.datetime | None, none: str | None = None) -> str | None:

@@ -9,10 +9,10 @@ from sqlflow_magic.syntax.names import quote
 
 STATUS_COLUMNS = [
     "target", "mode", "keys", "time_column", "watermark", "lag", "last_status",
-    "last_run_at", "rows_inserted", "rows_updated", "rows_deleted", "duration_s",
+    "last_run_at", "rows_inserted", "rows_updated", "rows_deleted", "duration",
 ]  # fmt: skip
 HISTORY_COLUMNS = [
-    "run_id", "target", "mode", "status", "started_at", "duration_s", "window_start",
+    "run_id", "target", "mode", "status", "started_at", "duration", "window_start",
     "window_end", "rows_in", "rows_inserted", "rows_updated", "rows_deleted", "rows_left_out",
     "watermark_after", "error",
 ]  # fmt: skip
@@ -53,7 +53,7 @@ def status_frame(con: duckdb.DuckDBPyConnection):
                        $now - w.watermark AS lag,
                        l.status AS last_status, l.started_at AS last_run_at,
                        l.rows_inserted, l.rows_updated, l.rows_deleted,
-                       round(l.duration_s, 3) AS duration_s
+                       printf('%.3fs', l.duration_s) AS duration
                 FROM {s}.transforms t
                 LEFT JOIN {s}.watermarks w ON lower(w.target) = lower(t.target)
                 LEFT JOIN last l ON lower(l.target) = lower(t.target)
@@ -78,7 +78,7 @@ def history_frame(con: duckdb.DuckDBPyConnection, target: str | None = None, lim
             con.execute(
                 f"""
                 SELECT run_id, $p || target AS target, mode, status, started_at,
-                       round(duration_s, 3) AS duration_s, window_start, window_end, rows_in,
+                       printf('%.3fs', duration_s) AS duration, window_start, window_end, rows_in,
                        rows_inserted, rows_updated, rows_deleted, rows_left_out,
                        watermark_after, error
                 FROM {s}.runs
