@@ -47,22 +47,63 @@ def _show_time(value: dt.datetime | None, none: str | None = None) -> str | None
 
 
 def print_rich(frame, title: str) -> None:
-    """Print ``frame`` as a rich table (terminals and plain IPython)."""
+    """Print ``frame`` as a rich table (terminals and plain IPython).
+
+    Columns with no value at all are left out and values are shortened for reading:
+    times to the second, lags to days/hours/minutes, floats to six significant digits.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for name in frame.columns:
-        table.add_column(str(name), overflow="fold")
-    for row in frame.itertuples(index=False):
-        table.add_row(*("" if _is_missing(v) else str(v) for v in row))
+    table = Table(title=title or None, header_style="bold", title_justify="left")
+    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(
+        frame.columns
+    )
+    for name in shown:
+        table.add_column(str(name), no_wrap=name in _NO_WRAP)
+    for row in frame[shown].itertuples(index=False):
+        table.add_row(*(_cell_text(v) for v in row))
     if frame.empty:
         table.caption = "nothing yet: run a CREATE TABLE ... MODE ... transform first"
     Console().print(table)
 
 
+_NO_WRAP = {"target", "mode", "status", "run_id", "duration", "watermark", "last_run_at",
+            "started_at", "window_start", "window_end", "lag"}  # fmt: skip
+
+
+def _cell_text(value: object) -> str:
+    import pandas as pd
+
+    if _is_missing(value):
+        return ""
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        if value.hour == value.minute == value.second == 0 and not value.microsecond:
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (pd.Timedelta, dt.timedelta)):
+        return _short_duration(pd.Timedelta(value).total_seconds())
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _short_duration(seconds: float) -> str:
+    """``93784`` -> ``1d 2h 3m``: a lag, read at a glance."""
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours or days else []
+    parts.append(f"{minutes}m")
+    return sign + " ".join(parts)
+
+
 def _is_missing(value: object) -> bool:
+    import pandas as pd
+
     try:
-        return value is None or value != value  # NaN and NaT are not equal to themselves
-    except (TypeError, ValueError):
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values are never "missing"
         return False
