@@ -117,5 +117,6 @@ def database_error(err: Exception, line: int, what: str, hint: str) -> DatabaseE
             excerpt = "\n".join(lines[i : i + 2])
             lines = lines[:i]
             break
-    return DatabaseError(f"{what}{' '.join(lines[:3])}", hint=hint, line=line, col=1,
-                         excerpt=excerpt)
+    return DatabaseError(
+        f"{what}{' '.join(lines[:3])}", hint=hint, line=line, col=1, excerpt=excerpt
+    )

@@ -157,7 +157,9 @@ class SqlflowMagics(Magics):
                 cursor = con.execute(st.text, params or None)
                 return cursor.df() if fetch and cursor.description else None
         except duckdb.Error as err:
-            raise database_error(err, st.line, "", "fix the statement and run the cell again") from err
+            raise database_error(
+                err, st.line, "", "fix the statement and run the cell again"
+            ) from err
 
     # -- line commands -------------------------------------------------------------------
 
@@ -177,8 +179,10 @@ class SqlflowMagics(Magics):
         try:
             new = Session(rest[0])
         except duckdb.Error as err:
-            raise DatabaseError(f"cannot open {rest[0]}: {err}",
-                                hint="check the path and that no other process holds it") from err
+            raise DatabaseError(
+                f"cannot open {rest[0]}: {err}",
+                hint="check the path and that no other process holds it",
+            ) from err
         old, self._session = self._session, new
         if old is not None:
             old.close()

@@ -7,6 +7,7 @@ own, as a failed run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import time
@@ -102,7 +103,7 @@ def run_transform(
             wrapped = _database_error(err, spec)
             _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
             raise wrapped from err
-        except KeyboardInterrupt as err:
+        except KeyboardInterrupt:
             wrapped = SqlflowError("the run was interrupted", hint="nothing was changed")
             _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
             raise
@@ -126,8 +127,14 @@ def _run(
         watermark = _watermark(store, table, options)
         probe = _bind(spec, None, namespace, source, Window(None, started))
         window, lookback = compute_window(
-            spec, source, probe.sql, watermark, DuckDBTime(engine.con),
-            start=options.start, end=options.end, now=options.now,
+            spec,
+            source,
+            probe.sql,
+            watermark,
+            DuckDBTime(engine.con),
+            start=options.start,
+            end=options.end,
+            now=options.now,
         )
         if not any(not m.is_variable for m in spec.query.macros):
             notes.append(
@@ -151,13 +158,21 @@ def _run(
             store.set_watermark(table.key, spec.time_column or "", watermark_after, run_id)
         store.record_run(
             RunRecord(
-                run_id=run_id, target=table.key, mode=spec.mode.value, status="success",
-                started_at=started, finished_at=utcnow(), duration_s=duration,
+                run_id=run_id,
+                target=table.key,
+                mode=spec.mode.value,
+                status="success",
+                started_at=started,
+                finished_at=utcnow(),
+                duration_s=duration,
                 window_start=window.start if window else None,
                 window_end=window.end if window else None,
-                rows_in=outcome.rows_in, rows_inserted=outcome.inserted,
-                rows_updated=outcome.updated, rows_deleted=outcome.deleted,
-                rows_left_out=outcome.left_out, watermark_before=watermark,
+                rows_in=outcome.rows_in,
+                rows_inserted=outcome.inserted,
+                rows_updated=outcome.updated,
+                rows_deleted=outcome.deleted,
+                rows_left_out=outcome.left_out,
+                watermark_before=watermark,
                 watermark_after=watermark_after,
             )
         )
@@ -184,11 +199,14 @@ def _resolve(engine: DuckDBEngine, spec: TransformSpec, source: CellSource) -> T
 
 
 def _watermark(store: StateStore, table: TableRef, options: RunOptions) -> dt.datetime | None:
-    if options.dry_run and not store.con.execute(
-        "SELECT 1 FROM duckdb_tables() WHERE database_name = $c AND schema_name = $s "
-        "AND table_name = 'watermarks'",
-        {"c": store.catalog, "s": STATE_SCHEMA},
-    ).fetchall():
+    if (
+        options.dry_run
+        and not store.con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = $c AND schema_name = $s "
+            "AND table_name = 'watermarks'",
+            {"c": store.catalog, "s": STATE_SCHEMA},
+        ).fetchall()
+    ):
         return None
     return store.watermark(table.key)
 
@@ -222,7 +240,8 @@ def _check_columns(
         raise ModeError(
             f"the query returns column '{dup}' more than once",
             hint="give each column its own name with AS",
-            table=str(spec.target), column=dup,
+            table=str(spec.target),
+            column=dup,
         )
     wanted = [(f"KEY:{k.lower()}", k, "KEY") for k in spec.keys]
     if spec.time_column:
@@ -238,13 +257,17 @@ def _check_columns(
                 f"no such column for {clause}: {spec.target}.{name}; the query returns "
                 + ", ".join(c.name for c in columns),
                 hint=f"{suggestion}name a column the query returns, or add it to the SELECT",
-                table=str(spec.target), column=name, **where,
+                table=str(spec.target),
+                column=name,
+                **where,
             )
         if clause == "BY" and not engine.is_time_type(col.type):
             raise WatermarkError(
                 f"the time column {name} is {col.type}, not a DATE or TIMESTAMP",
                 hint=f"cast it in the query, e.g. CAST({name} AS TIMESTAMP) AS {name}",
-                table=str(spec.target), column=name, **where,
+                table=str(spec.target),
+                column=name,
+                **where,
             )
 
 
@@ -252,7 +275,9 @@ def _database_error(err: duckdb.Error, spec: TransformSpec) -> DatabaseError:
     # The query body starts on the spec's line only when AS is on the first line; DuckDB's
     # LINE counts from the statement we sent, which may wrap the body, so stay at spec.line.
     wrapped = database_error(
-        err, spec.line, f"the transform of {spec.target} failed: ",
+        err,
+        spec.line,
+        f"the transform of {spec.target} failed: ",
         "fix the query and run the cell again; nothing was changed",
     )
     wrapped.line, wrapped.table = spec.line, str(spec.target)
@@ -272,13 +297,17 @@ def _record_failure(
     """Record a failed run after the rollback; never hide the original error."""
     if options.dry_run:
         return
-    try:
+    # If the database itself is failing, the user sees the first error, not this one.
+    with contextlib.suppress(duckdb.Error):
         store.record_run(
             RunRecord(
-                run_id=run_id, target=table.key, mode=spec.mode.value, status="failed",
-                started_at=started, finished_at=utcnow(),
-                duration_s=time.perf_counter() - clock, error=err.message,
+                run_id=run_id,
+                target=table.key,
+                mode=spec.mode.value,
+                status="failed",
+                started_at=started,
+                finished_at=utcnow(),
+                duration_s=time.perf_counter() - clock,
+                error=err.message,
             )
         )
-    except duckdb.Error:
-        pass  # the database itself is failing; the user sees the first error

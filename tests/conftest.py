@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+
 @pytest.fixture(scope="session")
 def shell():
     """One IPython shell per test session (IPython allows one per process)."""

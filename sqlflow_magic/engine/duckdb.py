@@ -13,8 +13,18 @@ from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, W
 from sqlflow_magic.errors import DatabaseError, ModeError
 from sqlflow_magic.syntax.names import quote
 
-_TIME_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S",
-               "TIMESTAMP_MS", "TIMESTAMP_NS"}
+_TIME_TYPES = {
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+}
+
+
+# Catalog and schema names compare case-insensitively, as DuckDB resolves them.
+_SAME_PLACE = "lower(database_name) = lower($c) AND lower(schema_name) = lower($s)"
 
 
 class DuckDBEngine:
@@ -86,9 +96,9 @@ class DuckDBEngine:
         name = parts[-1]
         found = self.read(
             "SELECT database_name, schema_name, table_name, 'table' FROM duckdb_tables() "
-            "WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s) AND lower(table_name) = lower($t) "
+            f"WHERE {_SAME_PLACE} AND lower(table_name) = lower($t) "
             "UNION ALL SELECT database_name, schema_name, view_name, 'view' FROM duckdb_views() "
-            "WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s) AND lower(view_name) = lower($t)",
+            f"WHERE {_SAME_PLACE} AND lower(view_name) = lower($t)",
             {"c": catalog, "s": schema, "t": name},
         )
         if found and found[0][3] == "view":
@@ -120,7 +130,7 @@ class DuckDBEngine:
 
     def _require_schema(self, catalog: str, schema: str) -> None:
         rows = self.read(
-            "SELECT 1 FROM duckdb_schemas() WHERE lower(database_name) = lower($c) AND lower(schema_name) = lower($s)",
+            f"SELECT 1 FROM duckdb_schemas() WHERE {_SAME_PLACE}",
             {"c": catalog, "s": schema},
         )
         if not rows:
@@ -165,9 +175,7 @@ class DuckDBEngine:
 
     def insert(self, table: TableRef, query: Query) -> int:
         """Insert every row of ``query``, matching columns by name."""
-        return self._write(
-            f"INSERT INTO {self.table_sql(table)} BY NAME {query.sql}", query.params
-        )
+        return self._write(f"INSERT INTO {self.table_sql(table)} BY NAME {query.sql}", query.params)
 
     def add_column(self, table: TableRef, column: Column) -> None:
         """Add a nullable column to ``table``."""
@@ -241,8 +249,11 @@ class DuckDBEngine:
         inside, params = self._window_filter(column, window)
         # The newest value comes back as a naive UTC TIMESTAMP whatever the column's type.
         newest_sql = f"max({quote(column)}) FILTER (WHERE {inside})"
-        newest_sql = (f"({newest_sql}) AT TIME ZONE 'UTC'" if self._is_tz(column)
-                      else f"CAST({newest_sql} AS TIMESTAMP)")
+        newest_sql = (
+            f"({newest_sql}) AT TIME ZONE 'UTC'"
+            if self._is_tz(column)
+            else f"CAST({newest_sql} AS TIMESTAMP)"
+        )
         rows_in, rows_inside, newest = self.read(
             f"SELECT count(*), count(*) FILTER (WHERE {inside}), {newest_sql} FROM {staged.name}",
             params,
@@ -275,8 +286,11 @@ class DuckDBEngine:
         # Bounds are UTC timestamps. For a TIMESTAMPTZ column they are read as UTC instants
         # (AT TIME ZONE 'UTC'), so the session's TimeZone setting cannot move the window.
         col = quote(column)
-        bound = "(CAST(${} AS TIMESTAMP) AT TIME ZONE 'UTC')" if self._is_tz(column) else (
-            "CAST(${} AS TIMESTAMP)")
+        bound = (
+            "(CAST(${} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+            if self._is_tz(column)
+            else ("CAST(${} AS TIMESTAMP)")
+        )
         params: dict[str, object] = {"sqlflow_window_end": window.end}
         clause = f"{col} <= {bound.format('sqlflow_window_end')}"
         if window.start is not None:

@@ -12,7 +12,8 @@ class IncrementalHandler:
     def apply(self, ctx: RunContext) -> ModeOutcome:
         """Replace the target's rows in the window with the batch's."""
         engine, column, window = ctx.engine, ctx.spec.time_column, ctx.window
-        assert column is not None and window is not None
+        assert column is not None
+        assert window is not None
         staged = engine.stage(ctx.query)
         stats = engine.window_stats(staged, column, window)
         left_out = stats.rows_in - stats.rows_in_window

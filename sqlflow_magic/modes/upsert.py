@@ -35,9 +35,7 @@ def _key_error(ctx: RunContext, dups: list[tuple], nulls: list[tuple]) -> ModeEr
     names = ", ".join(keys)
     parts = []
     if dups:
-        shown = "; ".join(
-            f"({', '.join(repr(v) for v in row[:-1])}) x{row[-1]}" for row in dups
-        )
+        shown = "; ".join(f"({', '.join(repr(v) for v in row[:-1])}) x{row[-1]}" for row in dups)
         parts.append(f"duplicate keys: {shown}")
     if nulls:
         shown = "; ".join(f"({', '.join(repr(v) for v in row)})" for row in nulls)

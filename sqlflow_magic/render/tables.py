@@ -56,9 +56,7 @@ def print_rich(frame, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title or None, header_style="bold", title_justify="left")
-    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(
-        frame.columns
-    )
+    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(frame.columns)
     for name in shown:
         table.add_column(str(name), no_wrap=name in _NO_WRAP)
     for row in frame[shown].itertuples(index=False):

@@ -115,14 +115,28 @@ class StateStore:
         updated = self.con.execute(
             f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
             "lookback = $l, definition = $d, updated_at = $now WHERE lower(target) = lower($t)",
-            {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
-             "d": definition, "now": now},
+            {
+                "t": target,
+                "m": mode,
+                "k": list(keys),
+                "c": time_column,
+                "l": lookback,
+                "d": definition,
+                "now": now,
+            },
         ).fetchall()[0][0]
         if not updated:
             self.con.execute(
                 f"INSERT INTO {self.schema}.transforms VALUES ($t, $m, $k, $c, $l, $d, $now, $now)",
-                {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
-                 "d": definition, "now": now},
+                {
+                    "t": target,
+                    "m": mode,
+                    "k": list(keys),
+                    "c": time_column,
+                    "l": lookback,
+                    "d": definition,
+                    "now": now,
+                },
             )
 
     def record_run(self, record: RunRecord) -> None:

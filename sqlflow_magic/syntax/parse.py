@@ -36,8 +36,21 @@ _MAX_NAME_TOKENS = 5
 _DIALECT = DuckDB()
 # Statements whose first word makes them queries: their rows become the cell's value.
 _QUERY_STARTS = frozenset(
-    "SELECT WITH FROM VALUES SHOW DESCRIBE SUMMARIZE PRAGMA EXPLAIN CALL TABLE PIVOT "
-    "UNPIVOT".split()
+    [
+        "SELECT",
+        "WITH",
+        "FROM",
+        "VALUES",
+        "SHOW",
+        "DESCRIBE",
+        "SUMMARIZE",
+        "PRAGMA",
+        "EXPLAIN",
+        "CALL",
+        "TABLE",
+        "PIVOT",
+        "UNPIVOT",
+    ]
 )
 
 
@@ -83,7 +96,7 @@ def _split(source: CellSource) -> list[list[Token]]:
 
 def _parse_statement(source: CellSource, tokens: list[Token]) -> Statement:
     start, end = tokens[0].start, tokens[-1].end + 1
-    mode_at = _find_mode_keyword(tokens)
+    mode_at = _find_mode_keyword(source, tokens)
     if mode_at is None:
         _refuse_macros(source, tokens)
         return PlainStatement(
@@ -103,28 +116,31 @@ def _names(tokens: list[Token]) -> frozenset[str]:
     return frozenset(t.text for t in tokens if t.token_type in kinds or t.text.isidentifier())
 
 
-def _find_mode_keyword(tokens: list[Token]) -> int | None:
+def _find_mode_keyword(source: CellSource, tokens: list[Token]) -> int | None:
     """Index of the MODE keyword when the statement is a transform, else None."""
     if len(tokens) < 3 or tokens[0].token_type != TokenType.CREATE:
         return None
     if tokens[1].token_type != TokenType.TABLE:
         return None
+    if (
+        tokens[2].text.upper() == "MODE"
+        and len(tokens) > 3
+        and tokens[3].text.upper() in _MODE_WORDS
+    ):
+        raise SqlflowSyntaxError(
+            "CREATE TABLE ... MODE needs a table name before MODE",
+            hint="write CREATE TABLE my_table MODE ...",
+            **source.where(tokens[2].start, 4),
+        )
     for i in range(2, min(len(tokens), 3 + _MAX_NAME_TOKENS)):
         tok = tokens[i]
-        if tok.text.upper() == "MODE" and tok.token_type == TokenType.VAR and i >= 3:
-            if tokens[i - 1].token_type != TokenType.DOT:
-                return i
+        is_mode = tok.text.upper() == "MODE" and tok.token_type == TokenType.VAR
+        if is_mode and i >= 3 and tokens[i - 1].token_type != TokenType.DOT:
+            return i
         if tok.token_type not in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT) and not (
             tok.text.isidentifier()
         ):
             return None
-    if tokens[2].text.upper() == "MODE" and len(tokens) > 3:
-        if tokens[3].text.upper() in _MODE_WORDS:
-            raise SqlflowSyntaxError(
-                "CREATE TABLE ... MODE needs a table name before MODE",
-                hint="write CREATE TABLE my_table MODE ...",
-                **source.where(tokens[2].start, 4),
-            )
     return None
 
 
@@ -172,7 +188,9 @@ class _HeaderParser:
         self.i = mode_at + 1
         self.positions: dict[str, Position] = {}
 
-    def error(self, message: str, token: Token | None, hint: str | None = None) -> SqlflowSyntaxError:
+    def error(
+        self, message: str, token: Token | None, hint: str | None = None
+    ) -> SqlflowSyntaxError:
         if token is None:  # past the end: point just after the last token
             last = self.tokens[-1]
             return SqlflowSyntaxError(message, hint=hint, **self.source.where(last.end + 1, 1))
@@ -331,9 +349,7 @@ class _HeaderParser:
         self.remember("LOOKBACK", keyword)
         tok = self.advance()
         if tok is None or tok.token_type != TokenType.STRING:
-            raise self.error(
-                "LOOKBACK needs a quoted interval", tok, "write LOOKBACK '2 hours'"
-            )
+            raise self.error("LOOKBACK needs a quoted interval", tok, "write LOOKBACK '2 hours'")
         self.remember("LOOKBACK:value", tok)
         return tok.text
 
@@ -342,11 +358,17 @@ class _HeaderParser:
     ) -> None:
         mode_tok = self.tokens[self.mode_at + 1]
         if mode is Mode.UPSERT and not keys:
-            raise self.error("MODE UPSERT needs KEY (column, ...)", mode_tok,
-                             "write MODE UPSERT KEY (id) AS SELECT ...")
+            raise self.error(
+                "MODE UPSERT needs KEY (column, ...)",
+                mode_tok,
+                "write MODE UPSERT KEY (id) AS SELECT ...",
+            )
         if mode is Mode.INCREMENTAL and time_column is None:
-            raise self.error("MODE INCREMENTAL needs BY <time column>", mode_tok,
-                             "write MODE INCREMENTAL BY event_time LOOKBACK '1 hour' AS ...")
+            raise self.error(
+                "MODE INCREMENTAL needs BY <time column>",
+                mode_tok,
+                "write MODE INCREMENTAL BY event_time LOOKBACK '1 hour' AS ...",
+            )
         for clause, present, owner in (
             ("KEY", bool(keys), Mode.UPSERT),
             ("BY", time_column is not None, Mode.INCREMENTAL),
@@ -376,8 +398,11 @@ class _HeaderParser:
                 continue
             length = tok_end - tok_start + 1
             is_variable = sigil == "$"
-            macros.append(MacroUse(name if is_variable else name.lower(), tok_start - start,
-                                   length, is_variable))
+            macros.append(
+                MacroUse(
+                    name if is_variable else name.lower(), tok_start - start, length, is_variable
+                )
+            )
         return QuerySpec(
             text=self.source.text[start : rest[-1].end + 1], offset=start, macros=tuple(macros)
         )

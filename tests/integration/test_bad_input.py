@@ -33,12 +33,17 @@ def snapshot(con, target: str):
     """Rows, watermark and successful runs of a target, read with plain SQL."""
     return (
         con.execute(f"SELECT * FROM {target} ORDER BY ALL").fetchall(),
-        con.execute(f"SELECT watermark FROM sqlflow.watermarks WHERE target = 'main.{target}'"
-                    ).fetchall(),  # fmt: skip
-        con.execute(f"SELECT run_id, rows_inserted FROM sqlflow.runs WHERE target = "
-                    f"'main.{target}' AND status = 'success' ORDER BY ALL").fetchall(),  # fmt: skip
-        con.execute(f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = "
-                    f"'{target}' ORDER BY column_index").fetchall(),  # fmt: skip
+        con.execute(
+            f"SELECT watermark FROM sqlflow.watermarks WHERE target = 'main.{target}'"
+        ).fetchall(),  # fmt: skip
+        con.execute(
+            f"SELECT run_id, rows_inserted FROM sqlflow.runs WHERE target = "
+            f"'main.{target}' AND status = 'success' ORDER BY ALL"
+        ).fetchall(),  # fmt: skip
+        con.execute(
+            f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = "
+            f"'{target}' ORDER BY column_index"
+        ).fetchall(),  # fmt: skip
     )
 
 
@@ -133,7 +138,8 @@ def test_a_failed_run_is_recorded_after_the_rollback(ready, sql, con):
         "SELECT status, error FROM sqlflow.runs WHERE target = 'main.up' "
         "ORDER BY started_at DESC LIMIT 1"
     ).fetchone()
-    assert status == "failed" and "duplicate keys" in error
+    assert status == "failed"
+    assert "duplicate keys" in error
 
 
 def test_errors_render_briefly_in_a_notebook(ready, sql):
@@ -141,7 +147,8 @@ def test_errors_render_briefly_in_a_notebook(ready, sql):
         sql("SELECT 1;\nCREATE TABLE t MODE UPSERT AS SELECT 1")
     lines = info.value._render_traceback_()
     assert len(lines) <= 5
-    assert "line 3, column 21" in lines[0] and "needs KEY" in lines[0]
+    assert "line 3, column 21" in lines[0]
+    assert "needs KEY" in lines[0]
 
 
 def test_a_transform_cannot_write_into_the_state_schema(ready, sql):

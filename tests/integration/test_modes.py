@@ -36,7 +36,8 @@ def test_replace_creates_then_becomes_exactly_the_query_result(sql, con, orders)
     query = "SELECT order_date, sum(amount) AS total FROM orders GROUP BY order_date"
     first = sql(f"CREATE TABLE daily MODE REPLACE AS {query}")
     assert same_rows(con, "SELECT * FROM daily", query)
-    assert first.loc[0, "inserted"] == 30 and first.loc[0, "deleted"] == 0
+    assert first.loc[0, "inserted"] == 30
+    assert first.loc[0, "deleted"] == 0
     con.execute("DELETE FROM orders WHERE order_date > DATE '2025-01-20'")
     second = sql(f"CREATE TABLE daily MODE REPLACE AS {query}")
     assert same_rows(con, "SELECT * FROM daily", query)
@@ -84,10 +85,14 @@ def test_upsert_updates_existing_keys_inserts_new_and_leaves_the_rest(sql, con):
 
 
 def test_upsert_with_composite_key_and_a_column_the_batch_lacks(sql, con):
-    sql("CREATE TABLE p MODE UPSERT KEY (region, id) AS "
-        "SELECT * FROM (VALUES ('eu', 1, 'a', 10), ('us', 1, 'b', 20)) v(region, id, name, n)")
-    sql("CREATE TABLE p MODE UPSERT KEY (region, id) AS "
-        "SELECT * FROM (VALUES ('us', 1, 'B'), ('us', 2, 'C')) v(region, id, name)")
+    sql(
+        "CREATE TABLE p MODE UPSERT KEY (region, id) AS "
+        "SELECT * FROM (VALUES ('eu', 1, 'a', 10), ('us', 1, 'b', 20)) v(region, id, name, n)"
+    )
+    sql(
+        "CREATE TABLE p MODE UPSERT KEY (region, id) AS "
+        "SELECT * FROM (VALUES ('us', 1, 'B'), ('us', 2, 'C')) v(region, id, name)"
+    )
     assert rows(con, "SELECT * FROM p ORDER BY region, id") == [
         ("eu", 1, "a", 10), ("us", 1, "B", 20), ("us", 2, "C", None),
     ]  # fmt: skip
@@ -144,9 +149,9 @@ def test_incremental_recomputes_the_window_with_late_rows(sql, con, events):
     # window (02:00, end]: the 02:00 bucket stays; 03:00 .. 08:00 are rewritten
     assert result.loc[0, "window_start"] == "2025-03-01 02:00:00"
     assert watermark(con) == dt.datetime(2025, 3, 1, 8)
-    deleted = rows(con, "SELECT count(*) FROM (" + EXPECTED_HOURLY.format(
-        end="2025-03-01 04:30:00") + ") WHERE hour > TIMESTAMP '2025-03-01 02:00'")[0][0]  # fmt: skip
-    assert result.loc[0, "deleted"] == deleted
+    before = EXPECTED_HOURLY.format(end="2025-03-01 04:30:00")
+    deleted = rows(con, f"SELECT count(*) FROM ({before}) WHERE hour > TIMESTAMP '2025-03-01 02:00'")
+    assert result.loc[0, "deleted"] == deleted[0][0]
 
 
 def test_incremental_leaves_out_rows_outside_the_window_and_says_how_many(sql, con, events):
@@ -210,7 +215,8 @@ def test_dry_run_changes_nothing_and_prints_the_sql(sql, con, events, capsys):
     _events(con, "2025-03-01 00:00", hours=3)
     sql(HOURLY, "--dry-run --end '2025-03-01 02:59:59'")
     out = capsys.readouterr().out
-    assert "CREATE TEMP TABLE" in out and "sqlflow_end" in out
+    assert "CREATE TEMP TABLE" in out
+    assert "sqlflow_end" in out
     assert rows(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hourly'") == [(0,)]
     assert rows(con, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'sqlflow'") == [
         (0,)
@@ -226,7 +232,8 @@ def test_dataframes_and_variables_from_the_namespace(ip, sql, con):
         (2, "x'); DROP TABLE people; --"), (3, "x'); DROP TABLE people; --"),
     ]  # fmt: skip
     value = sql("SELECT count(*) AS n FROM people", "-o counted")
-    assert ip.user_ns["counted"].equals(value) and value.loc[0, "n"] == 3
+    assert ip.user_ns["counted"].equals(value)
+    assert value.loc[0, "n"] == 3
 
 
 def test_a_table_wins_over_a_dataframe_of_the_same_name(ip, sql, con):
@@ -243,5 +250,7 @@ def test_qualified_and_quoted_targets(sql, con):
 
 
 def test_the_cell_value_is_the_last_statement_that_returns_rows(sql):
-    value = sql("CREATE TABLE a AS SELECT 1 AS x; SELECT x + 1 AS y FROM a; INSERT INTO a VALUES (5)")
+    value = sql(
+        "CREATE TABLE a AS SELECT 1 AS x; SELECT x + 1 AS y FROM a; INSERT INTO a VALUES (5)"
+    )
     assert list(value["y"]) == [2]

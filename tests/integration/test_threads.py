@@ -37,11 +37,12 @@ def test_threads_on_many_targets_and_on_one_target(ip, con):
     for t in range(4):
         expected = con.execute(f"SELECT count(*) * 5 FROM src WHERE g = {t}").fetchone()[0]
         assert con.execute(f"SELECT count(*) FROM tgt_{t}").fetchone()[0] == expected
-    assert con.execute(
-        "SELECT count(*) FROM ((SELECT id, g FROM shared EXCEPT SELECT id, g FROM src) "
-        "UNION ALL (SELECT id, g FROM src EXCEPT SELECT id, g FROM shared))"
-    ).fetchone()[0] == 0
-    runs = con.execute(
-        "SELECT status, count(*) FROM sqlflow.runs GROUP BY ALL"
-    ).fetchall()
+    assert (
+        con.execute(
+            "SELECT count(*) FROM ((SELECT id, g FROM shared EXCEPT SELECT id, g FROM src) "
+            "UNION ALL (SELECT id, g FROM src EXCEPT SELECT id, g FROM shared))"
+        ).fetchone()[0]
+        == 0
+    )
+    runs = con.execute("SELECT status, count(*) FROM sqlflow.runs GROUP BY ALL").fetchall()
     assert runs == [("success", len(cells))]

@@ -62,7 +62,7 @@ def test_everything_else_is_plain_sql(cell):
 def test_split_respects_strings_comments_and_quoted_names():
     cell = (
         "SELECT ';' AS a; -- a comment; with a semicolon\n"
-        'CREATE TABLE "x;y" MODE REPLACE AS SELECT \'a;b\' AS s /* ; */;\n'
+        "CREATE TABLE \"x;y\" MODE REPLACE AS SELECT 'a;b' AS s /* ; */;\n"
         "SELECT 2"
     )
     statements = parse_cell(cell)
@@ -92,7 +92,8 @@ def test_macros_and_variables_are_found_at_token_positions():
 def test_plain_statement_records_variables_and_whether_it_returns_rows():
     select, create = parse_cell("SELECT * FROM t WHERE a = $x; CREATE TABLE u AS SELECT 1")
     assert [v.name for v in select.variables] == ["x"]
-    assert select.returns_rows and not create.returns_rows
+    assert select.returns_rows
+    assert not create.returns_rows
 
 
 @pytest.mark.parametrize(
@@ -113,6 +114,7 @@ def test_plain_statement_records_variables_and_whether_it_returns_rows():
         ("CREATE TABLE select MODE REPLACE AS SELECT 1", 2, 14, "not a valid table name"),
         ('CREATE TABLE "" MODE REPLACE AS SELECT 1', 2, 14, "name is empty"),
         ("CREATE TABLE t MODE REPLACE AS", 2, 31, "AS needs a query"),
+        ("CREATE TABLE MODE REPLACE AS SELECT 1", 2, 14, "needs a table name"),
         ("CREATE TABLE t MODE REPLACE SELECT 1", 2, 29, "expected AS"),
         ("SELECT 1;\n\n  CREATE TABLE t MODE APPEND AS SELECT @start_dt", 4, 40,
          "only defined in MODE INCREMENTAL"),
