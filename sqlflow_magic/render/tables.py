@@ -51,19 +51,39 @@ def print_rich(frame, title: str) -> None:
 
     Columns with no value at all are left out and values are shortened for reading:
     times to the second, lags to days/hours/minutes, floats to six significant digits.
+    When the table would not fit the terminal, each row is printed as a small
+    field/value card instead of squeezing every column to a sliver.
     """
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(
+        frame.columns
+    )
+    texts = [[_cell_text(v) for v in row] for row in frame[shown].itertuples(index=False)]
+    widths = [
+        max([len(str(name))] + [len(r[i]) for r in texts]) + 3 for i, name in enumerate(shown)
+    ]
+    if texts and sum(widths) + 1 > console.width:
+        for row in texts:
+            card = Table(title=f"{title} · {row[0]}" if title else row[0], show_header=False,
+                         title_justify="left")  # fmt: skip
+            card.add_column(style="bold")
+            card.add_column()
+            for name, text in zip(shown[1:], row[1:]):
+                if text:
+                    card.add_row(str(name), text)
+            console.print(card)
+        return
     table = Table(title=title or None, header_style="bold", title_justify="left")
-    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(frame.columns)
     for name in shown:
         table.add_column(str(name), no_wrap=name in _NO_WRAP)
-    for row in frame[shown].itertuples(index=False):
-        table.add_row(*(_cell_text(v) for v in row))
+    for row in texts:
+        table.add_row(*row)
     if frame.empty:
         table.caption = "nothing yet: run a CREATE TABLE ... MODE ... transform first"
-    Console().print(table)
+    console.print(table)
 
 
 _NO_WRAP = {"target", "mode", "status", "run_id", "duration", "watermark", "last_run_at",
