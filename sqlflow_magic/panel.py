@@ -152,8 +152,10 @@ class _StateReader:
             for r in self._rows(
                 database,
                 "runs",
-                "SELECT * FROM {t} QUALIFY row_number() OVER "
-                "(PARTITION BY lower(target) ORDER BY started_at DESC NULLS LAST) = 1",
+                # The last *run*: a `%sqlflow reset` is recorded too (status 'reset'), but
+                # the card's "last run" means the last time data was written or refused.
+                "SELECT * FROM {t} QUALIFY row_number() OVER (PARTITION BY lower(target) "
+                "ORDER BY status IN ('success', 'failed') DESC, started_at DESC NULLS LAST) = 1",
             )
         }
         counts = {
@@ -162,7 +164,7 @@ class _StateReader:
                 database,
                 "runs",
                 "SELECT lower(target) AS key, count(*) AS runs, "
-                "count(*) FILTER (WHERE status <> 'success') AS failed_runs "
+                "count(*) FILTER (WHERE status = 'failed') AS failed_runs "
                 "FROM {t} GROUP BY ALL",
             )
         }

@@ -58,6 +58,14 @@ function h(
   return el;
 }
 
+/** `main.t` is just `t` to the user (main is the default schema); other schemas stay. */
+function displayName(target: string | null, database: string | null = null): string {
+  const bare = (target ?? '').replace(/^main\./i, '');
+  return database ? `${database}.${bare}` : bare;
+}
+
+const STATUS_ICON: Record<string, string> = { success: '✓', failed: '✗', reset: '↺' };
+
 function modeClass(mode: string | null): string {
   return `jp-SqlflowMode jp-SqlflowMode-${(mode ?? 'unknown').toLowerCase()}`;
 }
@@ -283,10 +291,10 @@ export class SqlflowPanel extends Widget {
       const path = snap.path ? snap.path.split(/[\\/]/).pop()! : null;
       parts.push(path ?? snap.database);
     }
-    if (this.updatedAt && snap) {
-      const t = this.updatedAt;
-      parts.push(`updated ${t.toLocaleTimeString([], { hour12: false })}`);
-    }
+    this.refreshButton.title =
+      this.updatedAt && snap
+        ? `Refresh from the kernel (last: ${this.updatedAt.toLocaleTimeString([], { hour12: false })})`
+        : 'Refresh from the kernel';
     this.contextLine.textContent = parts.join(' · ');
     this.contextLine.title = snap?.path ? `Database: ${snap.path}` : '';
     this.refreshButton.disabled = !panel;
@@ -345,7 +353,7 @@ export class SqlflowPanel extends Widget {
     const selected = !!this.selection && this.sameTarget(t, this.selection);
     const last = t.last_run;
     const status = last?.status ?? 'none';
-    const name = multiDb ? `${t.database}.${t.target}` : t.target;
+    const name = displayName(t.target, multiDb ? t.database : null);
 
     const details: string[] = [];
     if (t.time_column) details.push(`by ${t.time_column}`);
@@ -361,23 +369,25 @@ export class SqlflowPanel extends Widget {
       rows.push(
         this.field(
           'Watermark',
-          t.watermark ? `${utcText(t.watermark)} UTC` : 'none yet',
+          t.watermark ? `${utcText(t.watermark)} UTC` : 'none: the next run is a full one',
           'jp-SqlflowTransform-watermark'
         ),
         t.watermark ? this.field('Lag', durationText(lag), 'jp-SqlflowTransform-lag') : null
       );
     }
     if (last) {
-      const counts = this.countsText(last);
       rows.push(
         this.field(
           'Last run',
           `${status === 'success' ? 'ok' : status} · ${agoText(last.started_at, now)}` +
-            (counts ? ` · ${counts}` : ''),
+            ` · ${durationText(last.duration_s)}`,
           'jp-SqlflowTransform-lastRun',
-          `${utcText(last.started_at)} UTC, ${durationText(last.duration_s)}`
+          `started ${utcText(last.started_at)} UTC`
         )
       );
+      if (status === 'success') {
+        rows.push(this.field('Rows', this.countsText(last), 'jp-SqlflowTransform-rows'));
+      }
     } else {
       rows.push(this.field('Last run', 'never', 'jp-SqlflowTransform-lastRun'));
     }
@@ -401,12 +411,14 @@ export class SqlflowPanel extends Widget {
           'data-status': status,
           title: last ? `last run: ${status}` : 'never run'
         }),
-        h('span', { class: 'jp-SqlflowTransform-name' }, name),
-        h('span', { class: modeClass(t.mode) }, t.mode ?? '?')
+        h('span', { class: 'jp-SqlflowTransform-name' }, name)
       ),
-      details.length
-        ? h('div', { class: 'jp-SqlflowTransform-details' }, details.join(' · '))
-        : null,
+      h(
+        'div',
+        { class: 'jp-SqlflowTransform-details' },
+        h('span', { class: modeClass(t.mode) }, t.mode ?? '?'),
+        details.length ? h('span', {}, details.join(' · ')) : null
+      ),
       h('dl', { class: 'jp-SqlflowTransform-fields' }, ...rows),
       last?.status === 'failed' && last.error
         ? h('div', { class: 'jp-SqlflowTransform-error', title: last.error }, last.error)
@@ -431,13 +443,13 @@ export class SqlflowPanel extends Widget {
     );
   }
 
+  /** `118 inserted, 2 updated`: the counts that are not zero, in words. */
   private countsText(run: IRun): string {
     const parts: string[] = [];
-    if (run.rows_inserted) parts.push(`+${countText(run.rows_inserted)}`);
-    if (run.rows_updated) parts.push(`~${countText(run.rows_updated)}`);
-    if (run.rows_deleted) parts.push(`−${countText(run.rows_deleted)}`);
-    if (!parts.length && run.status === 'success') parts.push('no changes');
-    return parts.join(' ');
+    if (run.rows_inserted) parts.push(`${countText(run.rows_inserted)} inserted`);
+    if (run.rows_updated) parts.push(`${countText(run.rows_updated)} updated`);
+    if (run.rows_deleted) parts.push(`${countText(run.rows_deleted)} deleted`);
+    return parts.length ? parts.join(', ') : 'no rows changed';
   }
 
   private renderHistory(snap: ISnapshot): HTMLElement {
@@ -453,7 +465,8 @@ export class SqlflowPanel extends Widget {
       'h3',
       { class: 'jp-SqlflowPanel-sectionTitle' },
       s ? 'History' : 'Recent runs',
-      s ? h('span', { class: 'jp-SqlflowPanel-historyTarget' }, s.target) : null
+      s ? h('span', { class: 'jp-SqlflowPanel-historyTarget' }, displayName(s.target)) : null,
+      h('span', { class: 'jp-SqlflowPanel-utc', title: 'Times are in UTC' }, 'UTC')
     );
     if (s) {
       const close = h('button', {
@@ -491,9 +504,19 @@ export class SqlflowPanel extends Widget {
     return section;
   }
 
+  private eventText(run: IRun): string {
+    if (run.status === 'reset') {
+      return run.watermark_before
+        ? `watermark ${utcText(run.watermark_before)} forgotten; the next run is a full one`
+        : 'watermark forgotten; the next run is a full one';
+    }
+    return run.status ?? 'unknown';
+  }
+
   private renderRun(run: IRun, now: Date, withTarget: boolean): HTMLElement {
-    const ok = run.status === 'success';
-    const window = windowText(run.window_start, run.window_end);
+    const status = run.status ?? 'unknown';
+    const isRun = status === 'success' || status === 'failed';
+    const window = isRun ? windowText(run.window_start, run.window_end) : null;
     const cells = [
       ['inserted', run.rows_inserted],
       ['updated', run.rows_updated],
@@ -501,37 +524,45 @@ export class SqlflowPanel extends Widget {
     ] as const;
     return h(
       'li',
-      { class: 'jp-SqlflowRun', 'data-status': run.status ?? 'unknown', title: run.run_id ?? '' },
+      { class: 'jp-SqlflowRun', 'data-status': status, title: `run ${run.run_id ?? '?'}` },
       h(
         'div',
         { class: 'jp-SqlflowRun-head' },
         h(
           'span',
-          { class: 'jp-SqlflowRun-status', 'data-status': run.status ?? 'unknown' },
-          ok ? '✓' : '✗'
+          { class: 'jp-SqlflowRun-status', 'data-status': status, title: status },
+          STATUS_ICON[status] ?? '•'
         ),
         h(
           'span',
           { class: 'jp-SqlflowRun-started', title: `${utcText(run.started_at)} UTC` },
           shortUtcText(run.started_at, now)
         ),
-        withTarget ? h('span', { class: 'jp-SqlflowRun-target' }, run.target ?? '') : null,
-        h('span', { class: 'jp-SqlflowRun-duration' }, durationText(run.duration_s))
+        withTarget ? h('span', { class: 'jp-SqlflowRun-target' }, displayName(run.target)) : null,
+        isRun
+          ? h('span', { class: 'jp-SqlflowRun-duration' }, durationText(run.duration_s))
+          : null
       ),
-      ok
+      status === 'success'
         ? h(
             'div',
             { class: 'jp-SqlflowRun-counts' },
-            ...cells.map(([label, n]) =>
-              h(
-                'span',
-                { class: `jp-SqlflowRun-count jp-mod-${label}${n ? '' : ' jp-mod-zero'}` },
-                h('b', {}, countText(n)),
-                ` ${label}`
-              )
-            )
+            ...(cells.some(([, n]) => n)
+              ? cells
+                  .filter(([, n]) => n)
+                  .map(([label, n]) =>
+                    h(
+                      'span',
+                      { class: `jp-SqlflowRun-count jp-mod-${label}` },
+                      h('b', {}, countText(n)),
+                      ` ${label}`
+                    )
+                  )
+              : [h('span', { class: 'jp-SqlflowRun-count jp-mod-zero' }, 'no rows changed')])
           )
-        : h('div', { class: 'jp-SqlflowRun-error', title: run.error ?? '' }, run.error ?? 'failed'),
+        : status === 'failed'
+          ? h('div', { class: 'jp-SqlflowRun-error', title: run.error ?? '' }, run.error ?? 'failed')
+          : h('div', { class: 'jp-SqlflowRun-note' }, this.eventText(run)),
       window ? h('div', { class: 'jp-SqlflowRun-window' }, `window ${window}`) : null
     );
   }

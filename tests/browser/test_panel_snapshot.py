@@ -168,3 +168,51 @@ def test_panel_reply_repr_is_the_json_text(con):
     _state(con)
     # The lab extension reads user_expressions' text/plain, which is the repr.
     assert json.loads(repr(panel.panel_reply("hourly")))["history"][0]["run_id"] == "r2"
+
+
+def test_history_finds_a_qualified_target_by_its_bare_name(con):
+    _state(con)
+    con.execute("UPDATE sqlflow.runs SET target = 'main.' || target")
+    assert [r["run_id"] for r in json.loads(panel.snapshot_json("hourly"))["history"]] == [
+        "r2",
+        "r1",
+    ]
+    assert len(json.loads(panel.snapshot_json("main.hourly"))["history"]) == 2
+
+
+def test_with_the_real_magic(shell):
+    """End to end with the core: %load_ext, two transforms, then the snapshot."""
+    from sqlflow_magic.magic import active_magics
+
+    assert active_magics() is not None
+    shell.run_line_magic("sqlflow", "connect :memory:")
+    shell.run_cell_magic(
+        "sqlflow", "",
+        "CREATE TABLE src AS SELECT TIMESTAMP '2024-05-01' + INTERVAL (i) MINUTE AS ts, i AS v"
+        " FROM range(180) t(i);\n"
+        "CREATE TABLE hourly MODE INCREMENTAL BY hour AS"
+        " SELECT date_trunc('hour', ts) AS hour, sum(v) AS total FROM src"
+        " WHERE ts > @start_dt AND ts <= @end_dt GROUP BY ALL",
+    )  # fmt: skip
+    data = json.loads(panel.snapshot_json("hourly"))
+    assert data["loaded"] is True
+    (hourly,) = (t for t in data["transforms"] if t["target"].endswith("hourly"))
+    assert hourly["mode"] == "INCREMENTAL"
+    assert hourly["watermark"] == "2024-05-01T02:00:00"
+    assert hourly["lag_s"] > 0
+    assert hourly["last_run"]["status"] == "success"
+    assert data["history"][0]["rows_inserted"] == 3
+
+
+def test_a_reset_is_history_but_not_the_last_run(con):
+    _state(con)
+    con.execute(
+        "INSERT INTO sqlflow.runs (run_id, target, mode, status, started_at) "
+        "VALUES ('r9', 'hourly', 'RESET', 'reset', $t)",
+        {"t": T0 + dt.timedelta(minutes=5)},
+    )
+    data = json.loads(panel.snapshot_json("hourly"))
+    hourly = next(t for t in data["transforms"] if t["target"] == "hourly")
+    assert hourly["last_run"]["run_id"] == "r2"
+    assert (hourly["runs"], hourly["failed_runs"]) == (3, 0)
+    assert [r["status"] for r in data["history"]] == ["reset", "success", "success"]
