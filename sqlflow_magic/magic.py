@@ -133,6 +133,8 @@ class SqlflowMagics(Magics):
                 result = run_transform(statement, self.session, namespace, source, options)
                 for note in result.notes:
                     print(f"note: {note}")
+                for warning in result.warnings:
+                    print(warning)
                 if options.dry_run:
                     _print_plan(result)
                 value = summary_frame(result) if i == last_value_at else value

@@ -31,6 +31,12 @@ from sqlflow_magic.modes.base import ModeOutcome, RunContext
 from sqlflow_magic.modes.registry import HANDLERS
 from sqlflow_magic.modes.window import compute_window
 from sqlflow_magic.namespace import bind_variables, frames_registered
+from sqlflow_magic.quality.rules import (
+    QualityCheckFailed,
+    RuleResult,
+    check_rule_columns,
+    run_rules,
+)
 from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, utcnow
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import Mode, TransformSpec
@@ -70,6 +76,12 @@ class RunResult:
     watermark_after: dt.datetime | None = None
     planned: tuple[Query, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    rule_results: tuple[RuleResult, ...] = ()
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per WARN rule that failed."""
+        return [f"warning: {r.describe()}" for r in self.rule_results if not r.passed]
 
 
 def run_transform(
@@ -144,8 +156,23 @@ def _run(
     query = _bind(spec, window, namespace, source, window)
     columns = tuple(engine.query_columns(query))
     _check_columns(spec, columns, source, engine)
-    ctx = RunContext(spec, table, query, columns, engine, window)
+    check_rule_columns(spec.rules, columns, source, table.key)
+    ctx = RunContext(spec, table, query, columns, engine, window, bool(spec.rules))
     outcome = HANDLERS[spec.mode].apply(ctx)
+    rule_results: list[RuleResult] = []
+    if spec.rules and not options.dry_run:
+        tz = frozenset(c.name.lower() for c in columns if c.type == "TIMESTAMP WITH TIME ZONE")
+        assert outcome.written is not None
+        rule_results = run_rules(
+            engine, spec.rules, outcome.written, engine.table_sql(table), tz,
+            # FRESH is judged as of the time the run processes up to: the window's end
+            # for INCREMENTAL (so a backfill or a replay with --end is judged then).
+            window.end if window else (options.now or utcnow()),
+        )  # fmt: skip
+        if any(not r.passed and not r.rule.warn for r in rule_results):
+            raise QualityCheckFailed(table.key, rule_results)
+    if outcome.staged is not None:
+        engine.drop_staged(outcome.staged)
     watermark_after = watermark
     if outcome.newest is not None and (watermark is None or outcome.newest > watermark):
         watermark_after = outcome.newest
@@ -156,6 +183,8 @@ def _run(
         )
         if spec.mode is Mode.INCREMENTAL and watermark_after != watermark:
             store.set_watermark(table.key, spec.time_column or "", watermark_after, run_id)
+        store.record_schema_changes(run_id, table.key, outcome.schema_changes)
+        store.record_rule_results(run_id, table.key, rule_results)
         store.record_run(
             RunRecord(
                 run_id=run_id,
@@ -182,6 +211,7 @@ def _run(
         started_at=started, duration_s=duration, window=window,
         watermark_before=watermark, watermark_after=watermark_after,
         planned=tuple(engine.planned()), notes=tuple(notes),
+        rule_results=tuple(rule_results),
     )  # fmt: skip
 
 
@@ -298,8 +328,12 @@ def _record_failure(
     if options.dry_run:
         return
     # If the database itself is failing, the user sees the first error, not this one.
-    with contextlib.suppress(duckdb.Error):
-        store.record_run(
+    with contextlib.suppress(duckdb.Error), store.con.cursor() as cursor:
+        # The failed run's rule results explain it; record them with it, in one transaction.
+        failed = StateStore(cursor, store.catalog)
+        cursor.execute("BEGIN TRANSACTION")
+        failed.record_rule_results(run_id, table.key, getattr(err, "results", ()))
+        failed.record_run(
             RunRecord(
                 run_id=run_id,
                 target=table.key,
@@ -311,3 +345,4 @@ def _record_failure(
                 error=err.message,
             )
         )
+        cursor.execute("COMMIT")

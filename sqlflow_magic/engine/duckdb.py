@@ -183,6 +183,13 @@ class DuckDBEngine:
             f"ALTER TABLE {self.table_sql(table)} ADD COLUMN {quote(column.name)} {column.type}"
         )
 
+    def widen_column(self, table: TableRef, column: Column) -> None:
+        """Change a column's type in place to a wider one (DuckDB rewrites the column)."""
+        self._write(
+            f"ALTER TABLE {self.table_sql(table)} ALTER COLUMN {quote(column.name)} "
+            f"SET DATA TYPE {column.type}"
+        )
+
     def stage(self, query: Query) -> Staged:
         """Materialise ``query`` once into a temporary table of this connection."""
         name = quote(f"sqlflow_batch_{uuid.uuid4().hex[:12]}")
@@ -194,6 +201,15 @@ class DuckDBEngine:
     def create_from_staged(self, table: TableRef, staged: Staged) -> int:
         """Create ``table`` holding every row of a staged batch."""
         return self._write(f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name}")
+
+    def scan(
+        self, staged: Staged, column: str | None = None, window: Window | None = None
+    ) -> Query:
+        """A query over a staged batch, optionally only its rows inside ``window``."""
+        if column is None or window is None:
+            return Query(f"SELECT * FROM {staged.name}")
+        inside, params = self._window_filter(column, window)
+        return Query(f"SELECT * FROM {staged.name} WHERE {inside}", params)
 
     def drop_staged(self, staged: Staged) -> None:
         """Drop a staged batch (rolled back with the transaction if that fails first)."""

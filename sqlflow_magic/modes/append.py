@@ -7,13 +7,24 @@ from sqlflow_magic.modes.shape import reconcile_shape
 
 
 class AppendHandler:
-    """Creates the table on the first run, then inserts by column name."""
+    """Creates the table on the first run, then inserts by column name.
+
+    The batch is staged only when rules must read it: a plain append inserts straight
+    from the query, as a hand-written INSERT would.
+    """
 
     def apply(self, ctx: RunContext) -> ModeOutcome:
         """Insert the query's rows."""
+        engine = ctx.engine
+        staged = engine.stage(ctx.query) if ctx.needs_written_rows else None
+        source = engine.scan(staged) if staged else ctx.query
+        changes: list = []
         if not ctx.table.exists:
-            rows = ctx.engine.create_table_as(ctx.table, ctx.query, replace=False)
+            rows = engine.create_table_as(ctx.table, source, replace=False)
         else:
-            reconcile_shape(ctx.engine, ctx.table, ctx.columns)
-            rows = ctx.engine.insert(ctx.table, ctx.query)
-        return ModeOutcome(rows_in=rows, inserted=rows)
+            changes = reconcile_shape(engine, ctx.table, ctx.columns)
+            rows = engine.insert(ctx.table, source)
+        return ModeOutcome(
+            rows_in=rows, inserted=rows, written=source if staged else None, staged=staged,
+            schema_changes=tuple(changes),
+        )  # fmt: skip

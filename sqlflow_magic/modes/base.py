@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlflow_magic.engine.base import Column, Engine, Query, TableRef, Window
+from sqlflow_magic.engine.base import Column, Engine, Query, Staged, TableRef, Window
+from sqlflow_magic.modes.shape import SchemaChange
 from sqlflow_magic.syntax.spec import TransformSpec
 
 
@@ -20,6 +21,7 @@ class RunContext:
     columns: tuple[Column, ...]  # the query's result columns
     engine: Engine
     window: Window | None = None  # INCREMENTAL only
+    needs_written_rows: bool = False  # rules will read the rows this run writes
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class ModeOutcome:
     deleted: int = 0
     left_out: int = 0  # INCREMENTAL: result rows outside the window
     newest: dt.datetime | None = None  # INCREMENTAL: largest time value written
+    written: Query | None = None  # selects the rows this run wrote, until the commit
+    staged: Staged | None = None  # the batch, dropped by the runner after the checks
+    schema_changes: tuple[SchemaChange, ...] = ()
 
 
 class ModeHandler(Protocol):

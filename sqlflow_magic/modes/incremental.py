@@ -17,17 +17,20 @@ class IncrementalHandler:
         staged = engine.stage(ctx.query)
         stats = engine.window_stats(staged, column, window)
         left_out = stats.rows_in - stats.rows_in_window
+        changes: list = []
         if not ctx.table.exists:
             inserted = engine.create_from_window(ctx.table, staged, column, window)
             deleted = 0
         else:
-            reconcile_shape(engine, ctx.table, staged.columns)
+            changes = reconcile_shape(engine, ctx.table, staged.columns)
             deleted, inserted = engine.replace_window(ctx.table, staged, column, window)
-        engine.drop_staged(staged)
         return ModeOutcome(
             rows_in=stats.rows_in,
             inserted=inserted,
             deleted=deleted,
             left_out=left_out,
             newest=stats.newest,
+            written=engine.scan(staged, column, window),
+            staged=staged,
+            schema_changes=tuple(changes),
         )

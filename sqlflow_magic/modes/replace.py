@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlflow_magic.engine.base import Query
 from sqlflow_magic.modes.base import ModeOutcome, RunContext
 
 
@@ -10,6 +11,8 @@ class ReplaceHandler:
 
     def apply(self, ctx: RunContext) -> ModeOutcome:
         """Replace the table; the old rows count as deleted."""
-        before = ctx.engine.row_count(ctx.table) if ctx.table.exists else 0
-        rows = ctx.engine.create_table_as(ctx.table, ctx.query, replace=True)
-        return ModeOutcome(rows_in=rows, inserted=rows, deleted=before)
+        engine = ctx.engine
+        before = engine.row_count(ctx.table) if ctx.table.exists else 0
+        rows = engine.create_table_as(ctx.table, ctx.query, replace=True)
+        written = Query(f"SELECT * FROM {engine.table_sql(ctx.table)}")
+        return ModeOutcome(rows_in=rows, inserted=rows, deleted=before, written=written)

@@ -20,14 +20,16 @@ class UpsertHandler:
         dups, nulls = engine.key_problems(staged, keys, SHOWN_KEYS)
         if dups or nulls:
             raise _key_error(ctx, dups, nulls)
+        written = engine.scan(staged)
         if not ctx.table.exists:
             rows = engine.create_from_staged(ctx.table, staged)
-            engine.drop_staged(staged)
-            return ModeOutcome(rows_in=rows, inserted=rows)
-        reconcile_shape(engine, ctx.table, staged.columns, keys)
+            return ModeOutcome(rows_in=rows, inserted=rows, written=written, staged=staged)
+        changes = reconcile_shape(engine, ctx.table, staged.columns, keys)
         inserted, updated = engine.merge(ctx.table, staged, keys)
-        engine.drop_staged(staged)
-        return ModeOutcome(rows_in=inserted + updated, inserted=inserted, updated=updated)
+        return ModeOutcome(
+            rows_in=inserted + updated, inserted=inserted, updated=updated, written=written,
+            staged=staged, schema_changes=tuple(changes),
+        )  # fmt: skip
 
 
 def _key_error(ctx: RunContext, dups: list[tuple], nulls: list[tuple]) -> ModeError:

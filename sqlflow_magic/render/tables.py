@@ -33,6 +33,10 @@ def summary_frame(result: RunResult):
         "duration": f"{result.duration_s:.3f}s",
         "run_id": result.run_id,
     }
+    if result.rule_results:
+        row["rules"] = _rules_text(result.rule_results)
+    if out.schema_changes:
+        row["schema_changes"] = "; ".join(c.describe() for c in out.schema_changes)
     if window is None:  # the window, watermark and left-out rows exist for INCREMENTAL only
         for name in _INCREMENTAL_ONLY:
             del row[name]
@@ -40,6 +44,13 @@ def summary_frame(result: RunResult):
 
 
 _INCREMENTAL_ONLY = ("left_out", "window_start", "window_end", "watermark")
+
+
+def _rules_text(results) -> str:
+    passed = sum(r.passed for r in results)
+    warned = sum(not r.passed and r.rule.warn for r in results)
+    parts = [f"{passed} passed"] + ([f"{warned} warned"] if warned else [])
+    return ", ".join(parts)
 
 
 def _show_time(value: dt.datetime | None, none: str | None = None) -> str | None:
@@ -58,9 +69,7 @@ def print_rich(frame, title: str) -> None:
     from rich.table import Table
 
     console = Console()
-    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(
-        frame.columns
-    )
+    shown = [c for c in frame.columns if not frame[c].map(_is_missing).all()] or list(frame.columns)
     texts = [[_cell_text(v) for v in row] for row in frame[shown].itertuples(index=False)]
     widths = [
         max([len(str(name))] + [len(r[i]) for r in texts]) + 3 for i, name in enumerate(shown)
@@ -71,7 +80,7 @@ def print_rich(frame, title: str) -> None:
                          title_justify="left")  # fmt: skip
             card.add_column(style="bold")
             card.add_column()
-            for name, text in zip(shown[1:], row[1:]):
+            for name, text in zip(shown[1:], row[1:], strict=True):
                 if text:
                     card.add_row(str(name), text)
             console.print(card)

@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
     rows_in BIGINT, rows_inserted BIGINT, rows_updated BIGINT, rows_deleted BIGINT,
     rows_left_out BIGINT, watermark_before TIMESTAMP, watermark_after TIMESTAMP,
     error VARCHAR);
+CREATE TABLE IF NOT EXISTS {s}.schema_changes (
+    run_id VARCHAR, target VARCHAR, column_name VARCHAR, change VARCHAR,
+    old_type VARCHAR, new_type VARCHAR, changed_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {s}.rule_results (
+    run_id VARCHAR, target VARCHAR, rule VARCHAR, severity VARCHAR, passed BOOLEAN,
+    failing_rows BIGINT, checked_rows BIGINT, detail VARCHAR, checked_at TIMESTAMP);
 """
 
 _RUN_COLUMNS = (
@@ -146,6 +152,28 @@ class StateStore:
             f"INSERT INTO {self.schema}.runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})",
             {c: getattr(record, c) for c in _RUN_COLUMNS},
         )
+
+    def record_schema_changes(self, run_id: str, target: str, changes) -> None:
+        """Record the columns a run added or widened (committed with the run's data)."""
+        now = utcnow()
+        for change in changes:
+            self.con.execute(
+                f"INSERT INTO {self.schema}.schema_changes VALUES ($r, $t, $c, $k, $o, $n, $now)",
+                {"r": run_id, "t": target, "c": change.column, "k": change.change,
+                 "o": change.old_type, "n": change.new_type, "now": now},
+            )  # fmt: skip
+
+    def record_rule_results(self, run_id: str, target: str, results) -> None:
+        """Record what each EXPECT rule found; ``detail`` holds up to five offending rows."""
+        now = utcnow()
+        for result in results:
+            self.con.execute(
+                f"INSERT INTO {self.schema}.rule_results "
+                "VALUES ($r, $t, $rule, $sev, $ok, $fail, $checked, $detail, $now)",
+                {"r": run_id, "t": target, "rule": result.name, "sev": result.rule.severity,
+                 "ok": result.passed, "fail": result.failing_rows,
+                 "checked": result.checked_rows, "detail": result.describe(), "now": now},
+            )  # fmt: skip
 
     def known_target(self, target: str) -> bool:
         """Whether ``target`` has ever been run as a transform in this database."""

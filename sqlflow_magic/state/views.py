@@ -14,7 +14,7 @@ STATUS_COLUMNS = [
 HISTORY_COLUMNS = [
     "run_id", "target", "mode", "status", "started_at", "duration", "window_start",
     "window_end", "rows_in", "rows_inserted", "rows_updated", "rows_deleted", "rows_left_out",
-    "watermark_after", "error",
+    "watermark_after", "rules", "schema_changes", "error",
 ]  # fmt: skip
 
 
@@ -77,11 +77,30 @@ def history_frame(con: duckdb.DuckDBPyConnection, target: str | None = None, lim
         parts.append(
             con.execute(
                 f"""
+                WITH rules AS (
+                    SELECT run_id, concat_ws(', ',
+                        CASE WHEN count(*) FILTER (passed) > 0
+                             THEN count(*) FILTER (passed) || ' passed' END,
+                        CASE WHEN count(*) FILTER (NOT passed AND severity = 'warn') > 0
+                             THEN count(*) FILTER (NOT passed AND severity = 'warn') || ' warned'
+                             END,
+                        CASE WHEN count(*) FILTER (NOT passed AND severity = 'error') > 0
+                             THEN count(*) FILTER (NOT passed AND severity = 'error') || ' failed'
+                             END) AS rules
+                    FROM {s}.rule_results GROUP BY run_id),
+                changes AS (
+                    SELECT run_id, string_agg(CASE change
+                        WHEN 'add' THEN 'added ' || column_name || ' ' || new_type
+                        ELSE 'widened ' || column_name || ' ' || old_type || ' -> ' || new_type
+                        END, '; ' ORDER BY column_name) AS schema_changes
+                    FROM {s}.schema_changes GROUP BY run_id)
                 SELECT run_id, $p || target AS target, mode, status, started_at,
                        printf('%.3fs', duration_s) AS duration, window_start, window_end, rows_in,
                        rows_inserted, rows_updated, rows_deleted, rows_left_out,
-                       watermark_after, error
+                       watermark_after, rules.rules, changes.schema_changes, error
                 FROM {s}.runs
+                LEFT JOIN rules USING (run_id)
+                LEFT JOIN changes USING (run_id)
                 WHERE $t IS NULL OR lower(target) = lower($t)
                    OR lower(split_part(target, '.', 2)) = lower($t)
                    OR lower($p || target) = lower($t)
@@ -93,4 +112,7 @@ def history_frame(con: duckdb.DuckDBPyConnection, target: str | None = None, lim
     if not parts:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    return frame.sort_values("started_at", ascending=False).head(limit).reset_index(drop=True)
+    frame = frame.sort_values("started_at", ascending=False).head(limit).reset_index(drop=True)
+    # Most pipelines declare no rules and never change shape: hide those columns until used.
+    empty = [c for c in ("rules", "schema_changes") if frame[c].isna().all()]
+    return frame.drop(columns=empty)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 
+import sqlglot
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
@@ -22,6 +23,8 @@ from sqlflow_magic.syntax.spec import (
     PlainStatement,
     Position,
     QuerySpec,
+    RuleKind,
+    RuleSpec,
     Statement,
     TableName,
     TransformSpec,
@@ -29,7 +32,6 @@ from sqlflow_magic.syntax.spec import (
 
 MACROS = ("start_dt", "end_dt", "start_date", "end_date")
 _MODE_WORDS = {m.value for m in Mode}
-_CLAUSES = ("KEY", "BY", "LOOKBACK", "EXPECT")
 # The longest qualified name, catalog.schema.table, is five tokens.
 _MAX_NAME_TOKENS = 5
 
@@ -213,6 +215,7 @@ class _HeaderParser:
         mode = self.mode()
         keys: tuple[str, ...] = ()
         time_column = lookback = None
+        rules: list[RuleSpec] = []
         while True:
             tok = self.peek()
             word = tok.text.upper() if tok else ""
@@ -227,9 +230,7 @@ class _HeaderParser:
             elif word == "LOOKBACK":
                 lookback = self.lookback()
             elif word == "EXPECT":
-                raise self.error(
-                    "EXPECT rules are not supported yet", tok, "remove the EXPECT clause"
-                )
+                rules.append(self.rule())
             else:
                 expected = "AS" if mode is Mode.REPLACE or mode is Mode.APPEND else "AS or a clause"
                 found = f"'{tok.text}'" if tok else "the end of the statement"
@@ -246,6 +247,7 @@ class _HeaderParser:
             keys=keys,
             time_column=time_column,
             lookback=lookback,
+            rules=tuple(rules),
             source=self.source.text[self.tokens[0].start : self.tokens[-1].end + 1],
             line=self.source.line_col(self.tokens[0].start)[0],
             positions=self.positions,
@@ -353,6 +355,99 @@ class _HeaderParser:
         self.remember("LOOKBACK:value", tok)
         return tok.text
 
+    def rule(self) -> RuleSpec:
+        """``EXPECT NOT NULL (c, ...) | UNIQUE (c, ...) | (predicate) | FRESH (c) WITHIN '...'``
+        followed by an optional ``WARN``."""
+        expect = self.advance()
+        assert expect is not None
+        tok = self.peek()
+        word = tok.text.upper() if tok else ""
+        start = tok.start if tok else expect.end + 1
+        if tok is not None and tok.token_type == TokenType.L_PAREN:
+            predicate = self.parenthesised_sql("EXPECT (...)")
+            kind, columns, within = RuleKind.PREDICATE, (), None
+        elif word == "NOT" or word == "UNIQUE":
+            self.advance()
+            if word == "NOT":
+                null = self.advance()
+                if null is None or null.text.upper() != "NULL":
+                    raise self.error("expected NULL after EXPECT NOT", null,
+                                     "write EXPECT NOT NULL (column, ...)")  # fmt: skip
+            kind = RuleKind.NOT_NULL if word == "NOT" else RuleKind.UNIQUE
+            columns, predicate, within = self.column_list(f"EXPECT {kind.value}"), None, None
+        elif word == "FRESH":
+            self.advance()
+            columns = self.column_list("EXPECT FRESH")
+            if len(columns) != 1:
+                raise self.error("EXPECT FRESH takes one time column", tok,
+                                 "write EXPECT FRESH (ordered_at) WITHIN '1 day'")  # fmt: skip
+            within_tok = self.advance()
+            value = self.advance()
+            if (
+                within_tok is None
+                or within_tok.text.upper() != "WITHIN"
+                or value is None
+                or (value.token_type != TokenType.STRING)
+            ):
+                raise self.error("EXPECT FRESH (...) needs WITHIN '<interval>'", within_tok,
+                                 "write EXPECT FRESH (ordered_at) WITHIN '1 day'")  # fmt: skip
+            kind, predicate, within = RuleKind.FRESH, None, value.text
+        else:
+            raise self.error(
+                "EXPECT needs a rule",
+                tok,
+                "write EXPECT NOT NULL (col), EXPECT UNIQUE (col), EXPECT (amount >= 0) "
+                "or EXPECT FRESH (ts) WITHIN '1 day'",
+            )
+        end = self.tokens[self.i - 1].end + 1
+        warn = self.peek() is not None and self.peek().text.upper() in ("WARN", "ERROR")
+        is_warn = warn and self.advance().text.upper() == "WARN"
+        return RuleSpec(
+            kind=kind, text=self.source.text[start:end], columns=columns, predicate=predicate,
+            within=within, warn=is_warn, offset=expect.start,
+        )  # fmt: skip
+
+    def column_list(self, clause: str) -> tuple[str, ...]:
+        opener = self.advance()
+        if opener is None or opener.token_type != TokenType.L_PAREN:
+            raise self.error(f"{clause} needs a parenthesised column list", opener,
+                             f"write {clause} (column, ...)")  # fmt: skip
+        columns: list[str] = []
+        while True:
+            tok = self.advance()
+            if tok is None or tok.token_type == TokenType.R_PAREN:
+                raise self.error(f"{clause} needs at least one column", tok,
+                                 f"write {clause} (column)")  # fmt: skip
+            columns.append(self.name_text(tok, f"column name in {clause}"))
+            self.positions[f"EXPECT:{len(columns)}:{tok.start}"] = Position(
+                tok.start, tok.end - tok.start + 1
+            )
+            sep = self.advance()
+            if sep is not None and sep.token_type == TokenType.R_PAREN:
+                return tuple(columns)
+            if sep is None or sep.token_type != TokenType.COMMA:
+                raise self.error(f"expected ',' or ')' in {clause}", sep,
+                                 f"write {clause} (a, b)")  # fmt: skip
+
+    def parenthesised_sql(self, clause: str) -> str:
+        """The SQL between balanced parentheses, checked with sqlglot for syntax errors."""
+        opener = self.advance()
+        assert opener is not None
+        depth = 1
+        while depth:
+            tok = self.advance()
+            if tok is None or tok.token_type == TokenType.ALIAS and depth == 1:
+                raise self.error(f"{clause} is missing its closing ')'", opener,
+                                 "close the parenthesis before AS")  # fmt: skip
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tok.token_type, 0)
+        closer = self.tokens[self.i - 1]
+        start, end = opener.end + 1, closer.start
+        text = self.source.text[start:end]
+        if not text.strip():
+            raise self.error(f"{clause} is empty", opener, "write EXPECT (amount >= 0)")
+        _check_sql(self.source, text, start)
+        return text.strip()
+
     def check_clauses(
         self, mode: Mode, keys: tuple[str, ...], time_column: str | None, lookback: str | None
     ) -> None:
@@ -406,6 +501,27 @@ class _HeaderParser:
         return QuerySpec(
             text=self.source.text[start : rest[-1].end + 1], offset=start, macros=tuple(macros)
         )
+
+
+def _check_sql(source: CellSource, text: str, offset: int) -> None:
+    """Refuse a rule predicate sqlglot cannot read, pointing at the offending token."""
+    try:
+        sqlglot.parse_one(f"SELECT 1 WHERE {text}", read="duckdb")
+    except sqlglot.errors.ParseError as err:
+        detail = err.errors[0] if err.errors else {}
+        highlight = detail.get("highlight") or ""
+        line, col = detail.get("line", 1), detail.get("col", 1)
+        # sqlglot counts from the SELECT prefix on line 1 and marks a token's end.
+        lines = text.split("\n")
+        col -= len("SELECT 1 WHERE ") if line == 1 else 0
+        inner = sum(len(x) + 1 for x in lines[: line - 1]) + max(col - len(highlight), 0)
+        raise SqlflowSyntaxError(
+            f"the rule's SQL does not parse near '{highlight.strip() or text.strip()}'",
+            hint="write a boolean SQL expression, e.g. EXPECT (amount >= 0)",
+            **source.where(offset + min(inner, len(text) - 1), max(len(highlight), 1)),
+        ) from err
+    except sqlglot.errors.SqlglotError:
+        return  # a predicate sqlglot cannot analyse may still be valid DuckDB: let it run
 
 
 def _clause_hint(mode: Mode) -> str:

@@ -58,6 +58,33 @@ class QuerySpec:
     macros: tuple[MacroUse, ...] = ()
 
 
+class RuleKind(enum.Enum):
+    """The forms of an EXPECT rule."""
+
+    NOT_NULL = "NOT NULL"
+    UNIQUE = "UNIQUE"
+    PREDICATE = "PREDICATE"
+    FRESH = "FRESH"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One ``EXPECT ...`` clause: checked inside the run's transaction, before commit."""
+
+    kind: RuleKind
+    text: str  # the clause as written, without EXPECT and WARN: how messages name it
+    columns: tuple[str, ...] = ()
+    predicate: str | None = None  # PREDICATE: the SQL between the parentheses
+    within: str | None = None  # FRESH: the interval
+    warn: bool = False  # WARN rules are recorded and shown; they never block a run
+    offset: int = 0  # of the EXPECT keyword in the cell body
+
+    @property
+    def severity(self) -> str:
+        """'warn' or 'error'."""
+        return "warn" if self.warn else "error"
+
+
 @dataclass(frozen=True)
 class TransformSpec:
     """A parsed ``CREATE TABLE <name> MODE <mode> ... AS <query>`` statement."""
@@ -68,6 +95,7 @@ class TransformSpec:
     keys: tuple[str, ...] = ()
     time_column: str | None = None
     lookback: str | None = None
+    rules: tuple[RuleSpec, ...] = ()
     source: str = ""  # the whole statement as written, for the transforms table
     line: int = 1  # of the statement's first token, in the cell
     positions: dict[str, Position] = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,1 @@
+"""Data quality: declared EXPECT rules and the automatic seven-category profile."""

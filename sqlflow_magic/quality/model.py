@@ -1,0 +1,257 @@
+"""The profile as data: findings, category scores, columns, and how scores are computed.
+
+Everything here is plain frozen data that survives a JSON round trip, so a profile stored
+with a run can be read back and compared with a new one (``compare_profiles``).
+
+Scores. Each finding scores itself from 0 to 100 and a category's score is the score of
+its worst finding (100 when it has none): one bad column is a problem however many good
+columns sit beside it, and the score then says how bad the worst problem is.
+
+- A share of bad values ``s`` (NULLs, values that fail their type or format, orphans,
+  duplicates, failing rule rows) scores ``round(100 * (1 - s) ** 5)``: 1% -> 95,
+  3% -> 86, 10% -> 59, 25% -> 24, 50% -> 3.
+- The age ``a`` of the newest time value scores 100 up to one day and then halves with
+  every further week: ``round(100 * 0.5 ** ((a - 1 day) / 7 days))``: 2 days -> 91,
+  8 days -> 50, 30 days -> 6.
+- Any finding with a problem scores at most 99, so 100 always means "nothing found";
+  informational findings (a candidate key, a suggested EXPECT) score 100.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+CATEGORIES: tuple[str, ...] = (
+    "completeness",
+    "accuracy",
+    "consistency",
+    "freshness",
+    "uniqueness",
+    "validity",
+    "business rules",
+)
+
+FRESH_FOR = dt.timedelta(days=1)
+HALF_LIFE = dt.timedelta(days=7)
+FORMAT_VERSION = 1
+
+
+def share_score(share: float) -> int:
+    """The score of a finding where ``share`` of the values are bad.
+
+    >>> share_score(0.0), share_score(0.03), share_score(0.5), share_score(1e-9)
+    (100, 86, 3, 99)
+    """
+    if share <= 0:
+        return 100
+    return min(99, round(100 * max(0.0, 1.0 - share) ** 5))
+
+
+def age_score(age: dt.timedelta) -> int:
+    """The freshness score of data whose newest time value is ``age`` old.
+
+    >>> age_score(dt.timedelta(hours=20)), age_score(dt.timedelta(days=8))
+    (100, 50)
+    """
+    if age <= FRESH_FOR:
+        return 100
+    return min(99, round(100 * 0.5 ** ((age - FRESH_FOR) / HALF_LIFE)))
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """The result of one declared EXPECT rule on the rows a run wrote.
+
+    Attributes:
+        name: the rule as the user wrote it (``NOT NULL (customer_id)``).
+        severity: ``'error'`` or ``'warn'``.
+        failing_rows: rows that broke the rule.
+        checked_rows: rows the rule was checked on.
+    """
+
+    name: str
+    severity: Literal["error", "warn"]
+    failing_rows: int
+    checked_rows: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the profile noticed, in plain language.
+
+    Attributes:
+        category: one of ``CATEGORIES``.
+        check: what was checked, stable across runs (``nulls``, ``format:email``,
+            ``orphans``, ``rule:<name>``): ``compare_profiles`` pairs findings by
+            (check, column).
+        column: the column concerned (``a, b`` for a pair), or None for the whole relation.
+        share: the share of bad values or rows (0..1), or None when the finding is not a
+            share (freshness) or is information only.
+        score: 0..100, see the module docstring.
+        message: what was found, naming the column, share and counts.
+        recommendation: what to do: a concrete EXPECT clause, or where to clean.
+    """
+
+    category: str
+    check: str
+    column: str | None
+    share: float | None
+    score: int
+    message: str
+    recommendation: str
+
+    @property
+    def is_problem(self) -> bool:
+        """Whether the finding lowers its category's score (otherwise it is information)."""
+        return self.score < 100
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    """A category's score and the findings it was derived from (worst first)."""
+
+    category: str
+    score: int
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What the profile measured about one column.
+
+    Attributes:
+        name: the column name.
+        type: its DuckDB type.
+        nulls: NULL values.
+        blanks: empty or whitespace-only strings (text columns; 0 otherwise).
+        distinct: approximate count of distinct values (None for nested types).
+        min: the smallest value, as text (None when not measured or no values).
+        max: the largest value, as text.
+        kind: what the values look like when that is more than the type says: a format
+            (``email``) or, for text, an apparent type (``number``); None otherwise.
+        invalid: values that fail ``kind`` (0 when ``kind`` is None).
+    """
+
+    name: str
+    type: str
+    nulls: int
+    blanks: int = 0
+    distinct: int | None = None
+    min: str | None = None
+    max: str | None = None
+    kind: str | None = None
+    invalid: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A quality profile of one relation: the rows a run wrote, or a whole table.
+
+    Attributes:
+        rows: rows profiled.
+        columns: one entry per column, in the relation's order.
+        categories: all seven ``CATEGORIES``, in that order.
+        profiled_at: when the profile was taken (naive UTC).
+    """
+
+    rows: int
+    columns: tuple[ColumnProfile, ...]
+    categories: tuple[CategoryScore, ...]
+    profiled_at: dt.datetime
+    notes: tuple[str, ...] = field(default=())
+
+    def score(self, category: str) -> int:
+        """The 0..100 score of ``category`` (one of ``CATEGORIES``).
+
+        Raises:
+            KeyError: ``category`` is not one of the seven.
+        """
+        return self.category(category).score
+
+    def category(self, category: str) -> CategoryScore:
+        """The ``CategoryScore`` of ``category``."""
+        for entry in self.categories:
+            if entry.category == category:
+                return entry
+        raise KeyError(f"no quality category {category!r}; the categories are {CATEGORIES}")
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding, category by category, worst first within each."""
+        return tuple(f for c in self.categories for f in c.findings)
+
+    @property
+    def overall(self) -> int:
+        """The lowest category score: how the relation does where it does worst."""
+        return min((c.score for c in self.categories), default=100)
+
+    def column(self, name: str) -> ColumnProfile:
+        """The profile of column ``name`` (case-insensitive, as DuckDB resolves names)."""
+        for col in self.columns:
+            if col.name.lower() == name.lower():
+                return col
+        raise KeyError(f"no column {name!r} in this profile")
+
+    def column_score(self, name: str) -> int:
+        """The score of a column's worst finding (100 when none concerns it)."""
+        return min(
+            (f.score for f in self.findings if f.is_problem and _concerns(f, name)), default=100
+        )
+
+    def worst_columns(self, n: int = 5) -> list[tuple[str, int]]:
+        """Up to ``n`` (column, score) pairs with problems, worst first."""
+        scored = [(c.name, self.column_score(c.name)) for c in self.columns]
+        order = {name: i for i, (name, _) in enumerate(scored)}
+        bad = [pair for pair in scored if pair[1] < 100]
+        return sorted(bad, key=lambda p: (p[1], order[p[0]]))[:n]
+
+    def to_json(self) -> str:
+        """The profile as JSON text (stable key order; times as ISO text)."""
+        data = asdict(self)
+        data["version"] = FORMAT_VERSION
+        data["profiled_at"] = self.profiled_at.isoformat()
+        return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        """Read a profile written by ``to_json``.
+
+        Raises:
+            ValueError: the text is not a profile of a version this code can read.
+        """
+        data = json.loads(text)
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"not a version {FORMAT_VERSION} sqlflow profile")
+        return cls(
+            rows=data["rows"],
+            columns=tuple(ColumnProfile(**c) for c in data["columns"]),
+            categories=tuple(
+                CategoryScore(
+                    c["category"], c["score"], tuple(Finding(**f) for f in c["findings"])
+                )
+                for c in data["categories"]
+            ),
+            profiled_at=dt.datetime.fromisoformat(data["profiled_at"]),
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+def _concerns(finding: Finding, column: str) -> bool:
+    if finding.column is None:
+        return False
+    return column.lower() in (part.strip().lower() for part in finding.column.split(","))
+
+
+def category_scores(findings: list[Finding]) -> tuple[CategoryScore, ...]:
+    """All seven categories from a list of findings: worst finding first, then by column."""
+    out = []
+    for category in CATEGORIES:
+        mine = sorted(
+            (f for f in findings if f.category == category),
+            key=lambda f: (f.score, f.column is None, f.check),
+        )
+        out.append(CategoryScore(category, min((f.score for f in mine), default=100), tuple(mine)))
+    return tuple(out)
