@@ -1,0 +1,1 @@
+"""Observability: run events fanned out to metrics, logs, alerts and live views."""
