@@ -14,6 +14,7 @@ from sqlflow_magic.engine.duckdb import DuckDBEngine
 from sqlflow_magic.engine.session import MEMORY, Session
 from sqlflow_magic.errors import DatabaseError, SqlflowError, UsageError, database_error
 from sqlflow_magic.namespace import bind_variables, frames_registered
+from sqlflow_magic.observe.events import RunEvents
 from sqlflow_magic.render.tables import print_rich, summary_frame
 from sqlflow_magic.runner import RunOptions, run_transform
 from sqlflow_magic.state import views
@@ -58,6 +59,7 @@ class SqlflowMagics(Magics):
     def __init__(self, shell=None, **kwargs) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
+        self.events = RunEvents()
 
     @property
     def session(self) -> Session:
@@ -130,7 +132,9 @@ class SqlflowMagics(Magics):
         namespace = self.shell.user_ns if self.shell is not None else {}
         for i, statement in enumerate(statements):
             if isinstance(statement, TransformSpec):
-                result = run_transform(statement, self.session, namespace, source, options)
+                result = run_transform(
+                    statement, self.session, namespace, source, options, self.events
+                )
                 for note in result.notes:
                     print(f"note: {note}")
                 for warning in result.warnings:

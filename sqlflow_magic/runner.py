@@ -31,6 +31,7 @@ from sqlflow_magic.modes.base import ModeOutcome, RunContext
 from sqlflow_magic.modes.registry import HANDLERS
 from sqlflow_magic.modes.window import compute_window
 from sqlflow_magic.namespace import bind_variables, frames_registered
+from sqlflow_magic.observe.events import RunEvent, RunEvents
 from sqlflow_magic.quality.rules import (
     QualityCheckFailed,
     RuleResult,
@@ -90,8 +91,12 @@ def run_transform(
     namespace: Mapping[str, object],
     source: CellSource,
     options: RunOptions = RunOptions(),
+    events: RunEvents | None = None,
 ) -> RunResult:
     """Run one transform atomically and return what it did.
+
+    ``events`` (metrics, logs, alerts, live views) hears a ``started`` event and then a
+    ``success``, ``failed`` or ``dry run`` one.
 
     Raises:
         SqlflowError: anything that stopped the run; nothing was changed.
@@ -105,20 +110,26 @@ def run_transform(
     with session.target_lock(f"{table.catalog}.{table.key}"):
         started, clock = utcnow(), time.perf_counter()
         run_id = uuid.uuid4().hex[:12]
+        emit = events.emit if events is not None else _ignore
+        emit(RunEvent(run_id, table.key, spec.mode.value, "started", started))
+        failure: SqlflowError | None = None
         try:
             with frames_registered(con, spec.names, namespace), engine.transaction():
                 result = _run(spec, engine, store, namespace, source, options, run_id)
         except SqlflowError as err:
-            _record_failure(store, spec, table, run_id, started, clock, err, options)
+            failure = err
             raise
         except duckdb.Error as err:
-            wrapped = _database_error(err, spec)
-            _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
-            raise wrapped from err
+            failure = _database_error(err, spec)
+            raise failure from err
         except KeyboardInterrupt:
-            wrapped = SqlflowError("the run was interrupted", hint="nothing was changed")
-            _record_failure(store, spec, table, run_id, started, clock, wrapped, options)
+            failure = SqlflowError("the run was interrupted", hint="nothing was changed")
             raise
+        finally:
+            if failure is not None:
+                _record_failure(store, spec, table, run_id, started, clock, failure, options)
+                emit(_failed_event(spec, table, run_id, started, clock, failure))
+        emit(_result_event(result))
         return result
 
 
@@ -212,6 +223,37 @@ def _run(
         watermark_before=watermark, watermark_after=watermark_after,
         planned=tuple(engine.planned()), notes=tuple(notes),
         rule_results=tuple(rule_results),
+    )  # fmt: skip
+
+
+def _ignore(event: RunEvent) -> None:
+    return None
+
+
+def _result_event(result: RunResult) -> RunEvent:
+    out = result.outcome
+    window = result.window
+    return RunEvent(
+        run_id=result.run_id, target=result.target, mode=result.mode.value,
+        status=result.status, started_at=result.started_at, duration_s=result.duration_s,
+        rows_in=out.rows_in, rows_inserted=out.inserted, rows_updated=out.updated,
+        rows_deleted=out.deleted, rows_left_out=out.left_out,
+        window_start=window.start if window else None,
+        window_end=window.end if window else None, watermark=result.watermark_after,
+        rules_passed=sum(r.passed for r in result.rule_results),
+        rules_warned=sum(not r.passed and r.rule.warn for r in result.rule_results),
+        schema_changes=tuple(c.describe() for c in out.schema_changes),
+    )  # fmt: skip
+
+
+def _failed_event(spec, table, run_id, started, clock, err: SqlflowError) -> RunEvent:
+    results = getattr(err, "results", ())
+    return RunEvent(
+        run_id=run_id, target=table.key, mode=spec.mode.value, status="failed",
+        started_at=started, duration_s=time.perf_counter() - clock, error=err.message,
+        error_type=type(err).__name__,
+        rules_passed=sum(r.passed for r in results),
+        rules_failed=sum(not r.passed and not r.rule.warn for r in results),
     )  # fmt: skip
 
 

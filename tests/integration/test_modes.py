@@ -150,7 +150,9 @@ def test_incremental_recomputes_the_window_with_late_rows(sql, con, events):
     assert result.loc[0, "window_start"] == "2025-03-01 02:00:00"
     assert watermark(con) == dt.datetime(2025, 3, 1, 8)
     before = EXPECTED_HOURLY.format(end="2025-03-01 04:30:00")
-    deleted = rows(con, f"SELECT count(*) FROM ({before}) WHERE hour > TIMESTAMP '2025-03-01 02:00'")
+    deleted = rows(
+        con, f"SELECT count(*) FROM ({before}) WHERE hour > TIMESTAMP '2025-03-01 02:00'"
+    )
     assert result.loc[0, "deleted"] == deleted[0][0]
 
 
@@ -254,3 +256,23 @@ def test_the_cell_value_is_the_last_statement_that_returns_rows(sql):
         "CREATE TABLE a AS SELECT 1 AS x; SELECT x + 1 AS y FROM a; INSERT INTO a VALUES (5)"
     )
     assert list(value["y"]) == [2]
+
+
+def test_observers_hear_each_run_start_and_end(ip, sql):
+    from sqlflow_magic.magic import active_magics
+
+    heard = []
+    events = active_magics().events
+    events.subscribe(heard.append)
+    try:
+        sql("CREATE TABLE t MODE APPEND AS SELECT 1 AS a")
+        with pytest.raises(Exception, match="duplicate"):
+            sql("CREATE TABLE u MODE UPSERT KEY (a) AS SELECT 1 AS a UNION ALL SELECT 1")
+    finally:
+        events.unsubscribe(heard.append)
+    assert [(e.target, e.status) for e in heard] == [
+        ("main.t", "started"), ("main.t", "success"), ("main.u", "started"), ("main.u", "failed"),
+    ]  # fmt: skip
+    assert heard[1].rows_inserted == 1
+    assert heard[3].error_type == "ModeError"
+    assert heard[0].run_id == heard[1].run_id
