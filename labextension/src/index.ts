@@ -3,6 +3,7 @@
  * "SQLFlow" side panel. The magic never depends on this extension.
  */
 
+import { ICommandPalette } from '@jupyterlab/apputils';
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
@@ -40,11 +41,12 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   description: 'A side panel with the transforms, watermarks and runs of the active kernel.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ILayoutRestorer],
+  optional: [ILayoutRestorer, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
   ): void => {
     const panel = new SqlflowPanel(tracker);
     app.shell.add(panel, 'left', { rank: 900 });
@@ -57,6 +59,9 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Refresh SQLFlow Panel',
       execute: () => panel.refresh()
     });
+    for (const command of ['sqlflow-magic:show-panel', 'sqlflow-magic:refresh-panel']) {
+      palette?.addItem({ command, category: 'SQLFlow' });
+    }
   }
 };
 
