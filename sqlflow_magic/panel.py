@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from typing import Any
 
 #: How many runs the history of one target (or of all targets) returns.
@@ -33,14 +34,15 @@ def snapshot_json(target: str | None = None, *, limit: int = HISTORY_LIMIT) -> s
     Returns:
         A JSON object ``{"loaded", "now", "database", "path", "databases", "transforms",
         "history", "error"}``: ``database`` and ``path`` name the connected database,
-        ``databases`` those holding state tables. ``loaded`` is false when ``%load_ext sqlflow_magic`` has not run in this kernel;
-        ``transforms`` and ``history`` are empty lists until the state tables exist.
+        ``databases`` those holding state tables. ``loaded`` is false when
+        ``%load_ext sqlflow_magic`` has not run in this kernel; ``transforms`` and
+        ``history`` are empty lists until the state tables exist.
         A failure to read the state is reported in ``error``, never raised: the panel
         must not break the user's kernel.
 
     Example:
-        >>> json.loads(snapshot_json())["transforms"]
-        []
+        >>> sorted(json.loads(snapshot_json()))
+        ['database', 'databases', 'error', 'history', 'loaded', 'now', 'path', 'transforms']
     """
     return json.dumps(_finite(snapshot(target, limit=limit)), default=_jsonable, allow_nan=False)
 
@@ -92,10 +94,12 @@ class _JsonText:
 
 
 def _active_magics() -> Any:
-    try:
-        from sqlflow_magic.magic import active_magics
-    except ImportError:
+    # `%load_ext sqlflow_magic` imports the magic module; until then there is nothing to
+    # show, and the panel must not import it (and DuckDB) into the user's kernel.
+    if "sqlflow_magic.magic" not in sys.modules:
         return None
+    from sqlflow_magic.magic import active_magics
+
     return active_magics()
 
 
@@ -130,7 +134,7 @@ class _StateReader:
         name = f"{_quote(database)}.{_STATE_SCHEMA}.{table}"
         cursor = self.con.execute(sql.format(t=name), params)
         columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def transforms(self, now: dt.datetime) -> list[dict[str, Any]]:
         result = []
@@ -140,12 +144,10 @@ class _StateReader:
 
     def _transforms_of(self, database: str, now: dt.datetime) -> list[dict[str, Any]]:
         defined = {
-            r["target"].lower(): r
-            for r in self._rows(database, "transforms", "SELECT * FROM {t}")
+            r["target"].lower(): r for r in self._rows(database, "transforms", "SELECT * FROM {t}")
         }
         marks = {
-            r["target"].lower(): r
-            for r in self._rows(database, "watermarks", "SELECT * FROM {t}")
+            r["target"].lower(): r for r in self._rows(database, "watermarks", "SELECT * FROM {t}")
         }
         last_runs = {
             r["target"].lower(): r

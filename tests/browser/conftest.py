@@ -108,11 +108,19 @@ def lab(tmp_path_factory):
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}",
-                "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
-            ],  # fmt: skip
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={port}",
+                "--IdentityProvider.token=",
+                "--ServerApp.password=",
+                "--allow-root",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.port_retries=0",
+                "--ServerApp.open_browser=False",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -88,8 +88,9 @@ def test_no_state_tables_yet_gives_empty_lists(con):
     assert data["loaded"] is True
     assert (data["transforms"], data["history"], data["error"]) == ([], [], None)
     # Reading the state must not create it.
-    assert con.execute("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'sqlflow'")\
-        .fetchall() == [(0,)]
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'sqlflow'"
+    ).fetchall() == [(0,)]
 
 
 def test_transforms_with_watermark_lag_and_last_run(con):
@@ -216,3 +217,19 @@ def test_a_reset_is_history_but_not_the_last_run(con):
     assert hourly["last_run"]["run_id"] == "r2"
     assert (hourly["runs"], hourly["failed_runs"]) == (3, 0)
     assert [r["status"] for r in data["history"]] == ["reset", "success", "success"]
+
+
+def test_doctests():
+    import doctest
+
+    result = doctest.testmod(panel)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_the_panel_imports_nothing_into_a_kernel_without_the_extension(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sqlflow_magic.magic", raising=False)
+    assert json.loads(panel.snapshot_json())["loaded"] is False
+    assert "sqlflow_magic.magic" not in sys.modules
