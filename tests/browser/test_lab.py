@@ -359,8 +359,8 @@ def test_typing_the_magic_switches_the_cell_to_sql_and_back(lab, page: Page):
     expect(content.locator(".cm-sqlflow-keyword")).to_have_count(0)
 
 
-def test_panel_in_a_kernel_without_sqlflow(lab, page: Page):
-    cells = ["import sys\nprint('sqlflow_magic' in sys.modules)"]
+def test_panel_follows_load_ext_and_kernel_restart(lab, page: Page):
+    cells = ["import sys\nprint('sqlflow_magic' in sys.modules)", "%load_ext sqlflow_magic"]
     lab.add_notebook(name="plain.ipynb", nb=_new_notebook(cells))
     nb = _open(page, lab, "plain.ipynb")
     panel = _open_panel(page)
@@ -368,11 +368,22 @@ def test_panel_in_a_kernel_without_sqlflow(lab, page: Page):
     expect(message).to_contain_text("not loaded")
     expect(message.locator("pre")).to_have_text("%load_ext sqlflow_magic")
 
-    cell = nb.locator(".jp-Notebook .jp-CodeCell").first
-    cell.locator(".cm-content").click()
-    expect(cell.locator(".cm-editor")).to_have_class(re.compile(r"\bcm-focused\b"))
+    code = nb.locator(".jp-Notebook .jp-CodeCell")
+    code.first.locator(".cm-content").click()
+    expect(code.first.locator(".cm-editor")).to_have_class(re.compile(r"\bcm-focused\b"))
     page.keyboard.press("Shift+Enter")
-    expect(cell.locator(".jp-InputArea-prompt")).to_have_text("[1]:")
+    expect(code.first.locator(".jp-InputArea-prompt")).to_have_text("[1]:")
     # Asking this kernel for sqlflow state imported nothing into it.
-    expect(cell.locator(".jp-OutputArea-output")).to_have_text("False")
+    expect(code.first.locator(".jp-OutputArea-output")).to_have_text("False")
     page.screenshot(path=str(ARTIFACTS / "lab-plain.png"))
+
+    # %load_ext: the panel refreshes by itself, and there is nothing to show yet.
+    page.keyboard.press("Shift+Enter")
+    expect(code.nth(1).locator(".jp-InputArea-prompt")).to_have_text("[2]:")
+    expect(message).to_have_count(0)
+    expect(panel.locator(".jp-SqlflowPanel-hint").first).to_contain_text("No transforms yet")
+
+    # A restart forgets %load_ext: the panel says so without being asked.
+    _menu(page, "Kernel", "Restart Kernel…")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(message).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
