@@ -29,7 +29,7 @@ from sqlflow_magic.errors import (
 )
 from sqlflow_magic.modes.base import ModeOutcome, RunContext
 from sqlflow_magic.modes.registry import HANDLERS
-from sqlflow_magic.modes.window import compute_window
+from sqlflow_magic.modes.window import compute_window, plan_lookback
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvent, RunEvents
 from sqlflow_magic.quality.rules import (
@@ -38,7 +38,7 @@ from sqlflow_magic.quality.rules import (
     check_rule_columns,
     run_rules,
 )
-from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, utcnow
+from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, TargetState, utcnow
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import Mode, TransformSpec
 
@@ -103,11 +103,14 @@ def run_transform(
     """
     con = session.connection()
     engine = DuckDBEngine(con, dry_run=options.dry_run)
-    table = _resolve(engine, spec, source)
-    store = StateStore(con, table.catalog)
-    if not options.dry_run:
-        session.ensure_state(table.catalog, store.create_tables)
-    with session.target_lock(f"{table.catalog}.{table.key}"):
+    # The lock is keyed by the name as written, so that the table is resolved under it:
+    # a run that waited sees what the run before it created. Two spellings of one table
+    # from two threads fall back on DuckDB's own write-conflict error.
+    with session.target_lock(".".join(spec.target.parts())):
+        table = _resolve(engine, spec, source, session.known_targets)
+        store = StateStore(con, table.catalog)
+        if not options.dry_run:
+            session.ensure_state(table.catalog, store.create_tables)
         started, clock = utcnow(), time.perf_counter()
         run_id = uuid.uuid4().hex[:12]
         emit = events.emit if events is not None else _ignore
@@ -115,7 +118,7 @@ def run_transform(
         failure: SqlflowError | None = None
         try:
             with frames_registered(con, spec.names, namespace), engine.transaction():
-                result = _run(spec, engine, store, namespace, source, options, run_id)
+                result = _run(spec, table, engine, store, namespace, source, options, run_id)
         except SqlflowError as err:
             failure = err
             raise
@@ -135,6 +138,7 @@ def run_transform(
 
 def _run(
     spec: TransformSpec,
+    table: TableRef,
     engine: DuckDBEngine,
     store: StateStore,
     namespace: Mapping[str, object],
@@ -143,22 +147,19 @@ def _run(
     run_id: str,
 ) -> RunResult:
     started, clock = utcnow(), time.perf_counter()
-    table = _resolve(engine, spec, source)  # again, inside the transaction's snapshot
-    window = watermark = lookback = None
+    table, table_columns = _existing_columns(engine, spec, table, source)
+    window = lookback = None
     notes: list[str] = []
     if spec.mode is Mode.INCREMENTAL:
-        watermark = _watermark(store, table, options)
         probe = _bind(spec, None, namespace, source, Window(None, started))
-        window, lookback = compute_window(
-            spec,
-            source,
-            probe.sql,
-            watermark,
-            DuckDBTime(engine.con),
-            start=options.start,
-            end=options.end,
-            now=options.now,
-        )
+        lookback = plan_lookback(spec, source, probe.sql, DuckDBTime(engine.con))
+    state = _read_state(store, table, options, lookback)
+    watermark = state.watermark
+    if spec.mode is Mode.INCREMENTAL:
+        window = compute_window(
+            spec, state.watermark_start, DuckDBTime(engine.con),
+            start=options.start, end=options.end, now=options.now,
+        )  # fmt: skip
         if not any(not m.is_variable for m in spec.query.macros):
             notes.append(
                 f"{table.key} reads its whole source on every run: filter it with "
@@ -168,7 +169,7 @@ def _run(
     columns = tuple(engine.query_columns(query))
     _check_columns(spec, columns, source, engine)
     check_rule_columns(spec.rules, columns, source, table.key)
-    ctx = RunContext(spec, table, query, columns, engine, window, bool(spec.rules))
+    ctx = RunContext(spec, table, query, columns, engine, window, bool(spec.rules), table_columns)
     outcome = HANDLERS[spec.mode].apply(ctx)
     rule_results: list[RuleResult] = []
     if spec.rules and not options.dry_run:
@@ -189,11 +190,13 @@ def _run(
         watermark_after = outcome.newest
     duration = time.perf_counter() - clock
     if not options.dry_run:
-        store.save_transform(
-            table.key, spec.mode.value, spec.keys, spec.time_column, lookback, spec.source
-        )
+        definition = (spec.mode.value, spec.keys, spec.time_column, lookback, spec.source)
+        store.save_transform(table.key, definition, state.definition)
         if spec.mode is Mode.INCREMENTAL and watermark_after != watermark:
-            store.set_watermark(table.key, spec.time_column or "", watermark_after, run_id)
+            store.set_watermark(
+                table.key, spec.time_column or "", watermark_after, run_id,
+                exists=state.has_watermark_row,
+            )  # fmt: skip
         store.record_schema_changes(run_id, table.key, outcome.schema_changes)
         store.record_rule_results(run_id, table.key, rule_results)
         store.record_run(
@@ -257,8 +260,11 @@ def _failed_event(spec, table, run_id, started, clock, err: SqlflowError) -> Run
     )  # fmt: skip
 
 
-def _resolve(engine: DuckDBEngine, spec: TransformSpec, source: CellSource) -> TableRef:
-    table = engine.resolve(spec.target.parts())
+def _resolve(
+    engine: DuckDBEngine, spec: TransformSpec, source: CellSource, known: dict | None = None
+) -> TableRef:
+    parts = spec.target.parts()
+    table = engine.resolve(parts) if known is None else engine.locate(parts, known)
     if table.schema.lower() == STATE_SCHEMA:
         pos = spec.positions["target"]
         raise ModeError(
@@ -270,7 +276,22 @@ def _resolve(engine: DuckDBEngine, spec: TransformSpec, source: CellSource) -> T
     return table
 
 
-def _watermark(store: StateStore, table: TableRef, options: RunOptions) -> dt.datetime | None:
+def _existing_columns(
+    engine: DuckDBEngine, spec: TransformSpec, table: TableRef, source: CellSource
+) -> tuple[TableRef, tuple[Column, ...]]:
+    """The target's columns (DESCRIBE); a remembered table dropped since is looked up anew."""
+    if not table.exists:
+        return table, ()
+    try:
+        return table, tuple(engine.table_columns(table))
+    except duckdb.CatalogException:
+        fresh = _resolve(engine, spec, source)
+        return fresh, tuple(engine.table_columns(fresh)) if fresh.exists else ()
+
+
+def _read_state(
+    store: StateStore, table: TableRef, options: RunOptions, lookback: str | None
+) -> TargetState:
     if (
         options.dry_run
         and not store.con.execute(
@@ -279,8 +300,8 @@ def _watermark(store: StateStore, table: TableRef, options: RunOptions) -> dt.da
             {"c": store.catalog, "s": STATE_SCHEMA},
         ).fetchall()
     ):
-        return None
-    return store.watermark(table.key)
+        return TargetState(None, None, False)  # a dry run creates nothing, state included
+    return store.read(table.key, lookback)
 
 
 def _bind(

@@ -23,8 +23,28 @@ _TIME_TYPES = {
 }
 
 
-# Catalog and schema names compare case-insensitively, as DuckDB resolves them.
-_SAME_PLACE = "lower(database_name) = lower($c) AND lower(schema_name) = lower($s)"
+# Where a written name points, in DuckDB's order of preference, and what is there.
+_RESOLVE_SQL = """
+WITH here AS (SELECT current_database() AS db, current_schema() AS sch),
+wanted AS (
+    SELECT db AS c, sch AS s, 0 AS pref FROM here WHERE $n_parts = 1
+    UNION ALL SELECT db, $a, 0 FROM here WHERE $n_parts = 2
+    UNION ALL SELECT $a, 'main', 1 WHERE $n_parts = 2
+    UNION ALL SELECT $a, $b, 0 WHERE $n_parts = 3),
+place AS (
+    SELECT sc.database_name AS c, sc.schema_name AS s FROM wanted w
+    JOIN duckdb_schemas() sc
+      ON lower(sc.database_name) = lower(w.c) AND lower(sc.schema_name) = lower(w.s)
+    ORDER BY w.pref LIMIT 1),
+objects AS (
+    SELECT database_name AS c, schema_name AS s, table_name AS name, 'table' AS kind
+    FROM duckdb_tables() WHERE lower(table_name) = lower($n)
+    UNION ALL
+    SELECT database_name, schema_name, view_name, 'view' FROM duckdb_views()
+    WHERE lower(view_name) = lower($n))
+SELECT p.c, p.s, o.name, o.kind FROM place p
+LEFT JOIN objects o ON o.c = p.c AND o.s = p.s
+"""
 
 
 class DuckDBEngine:
@@ -87,57 +107,46 @@ class DuckDBEngine:
     # -- names and shapes ----------------------------------------------------------------
 
     def resolve(self, parts: Sequence[str]) -> TableRef:
-        """Qualify a written table name and find out whether the table exists."""
-        catalog, schema = self.read("SELECT current_database(), current_schema()")[0]
-        if len(parts) == 3:
-            catalog, schema = parts[0], parts[1]
-        elif len(parts) == 2:
-            catalog, schema = self._schema_or_catalog(catalog, parts[0])
-        name = parts[-1]
-        found = self.read(
-            "SELECT database_name, schema_name, table_name, 'table' FROM duckdb_tables() "
-            f"WHERE {_SAME_PLACE} AND lower(table_name) = lower($t) "
-            "UNION ALL SELECT database_name, schema_name, view_name, 'view' FROM duckdb_views() "
-            f"WHERE {_SAME_PLACE} AND lower(view_name) = lower($t)",
-            {"c": catalog, "s": schema, "t": name},
-        )
-        if found and found[0][3] == "view":
+        """Qualify a written table name and find out whether the table exists.
+
+        One catalog query: DuckDB reads ``a.b`` as schema ``a`` of the current database
+        first, then as database ``a``'s main schema, and so does this.
+        """
+        padded = [None] * (3 - len(parts)) + list(parts)
+        rows = self.read(
+            _RESOLVE_SQL, {"n_parts": len(parts), "a": padded[0] or padded[1], "b": padded[1],
+                           "n": parts[-1]},
+        )  # fmt: skip
+        if not rows:
+            where = ".".join(parts[:-1])
+            raise ModeError(
+                f"no schema or database named '{where}'",
+                hint=f"create it first: CREATE SCHEMA {quote(parts[-2])}",
+            )
+        catalog, schema, name, kind = rows[0]
+        if kind == "view":
             raise ModeError(
                 f"{schema}.{name} is a view, not a table",
                 hint="choose another target name, or DROP VIEW it first",
                 table=name,
             )
-        if found:
-            return TableRef(found[0][0], found[0][1], found[0][2], exists=True)
-        self._require_schema(catalog, schema)
-        return TableRef(catalog, schema, name, exists=False)
+        return TableRef(catalog, schema, name or parts[-1], exists=name is not None)
 
-    def _schema_or_catalog(self, catalog: str, first: str) -> tuple[str, str]:
-        # DuckDB reads a.b as schema a of the current catalog first, then as catalog a.
-        rows = self.read(
-            "SELECT database_name, schema_name FROM duckdb_schemas() "
-            "WHERE (lower(database_name) = lower($c) AND lower(schema_name) = lower($f)) "
-            "OR (lower(database_name) = lower($f) AND schema_name = 'main') "
-            "ORDER BY lower(database_name) = lower($c) DESC LIMIT 1",
-            {"c": catalog, "f": first},
-        )
-        if not rows:
-            raise ModeError(
-                f"no schema or database named '{first}'",
-                hint=f"create it first: CREATE SCHEMA {quote(first)}",
-            )
-        return rows[0][0], rows[0][1]
+    def locate(self, parts: Sequence[str], known: dict) -> TableRef:
+        """``resolve``, remembering targets that exist (``known`` lives on the session).
 
-    def _require_schema(self, catalog: str, schema: str) -> None:
-        rows = self.read(
-            f"SELECT 1 FROM duckdb_schemas() WHERE {_SAME_PLACE}",
-            {"c": catalog, "s": schema},
-        )
-        if not rows:
-            raise ModeError(
-                f"schema {catalog}.{schema} does not exist",
-                hint=f"create it first: CREATE SCHEMA {quote(schema)}",
-            )
+        A remembered target is only trusted while the current database and schema are
+        the same, and the run still checks that it exists (DESCRIBE, which it needs for
+        the columns anyway): a table dropped since is then resolved again.
+        """
+        here = tuple(self.read("SELECT current_database(), current_schema()")[0])
+        key = (tuple(p.lower() for p in parts), here)
+        table = known.get(key)
+        if table is None:
+            table = self.resolve(parts)
+            if table.exists:
+                known[key] = table
+        return table
 
     def table_sql(self, table: TableRef) -> str:
         """The quoted, fully qualified name of ``table``."""
@@ -154,12 +163,8 @@ class DuckDBEngine:
 
     def table_columns(self, table: TableRef) -> list[Column]:
         """The columns of an existing table."""
-        rows = self.read(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $c "
-            "AND schema_name = $s AND table_name = $t ORDER BY column_index",
-            {"c": table.catalog, "s": table.schema, "t": table.name},
-        )
-        return [Column(name, dtype) for name, dtype in rows]
+        rows = self.read(f"DESCRIBE {self.table_sql(table)}")
+        return [Column(name, dtype) for name, dtype, *_ in rows]
 
     @staticmethod
     def is_time_type(type_name: str) -> bool:
@@ -190,10 +195,13 @@ class DuckDBEngine:
             f"SET DATA TYPE {column.type}"
         )
 
-    def stage(self, query: Query) -> Staged:
-        """Materialise ``query`` once into a temporary table of this connection."""
+    def stage(self, query: Query, columns: Sequence[Column] | None = None) -> Staged:
+        """Materialise ``query`` once into a temporary table of this connection.
+
+        ``columns`` are the query's columns when the caller knows them already.
+        """
         name = quote(f"sqlflow_batch_{uuid.uuid4().hex[:12]}")
-        columns = tuple(self.query_columns(query))
+        columns = tuple(columns if columns is not None else self.query_columns(query))
         self.note_tz_columns(columns)
         self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
         return Staged(name=f"temp.main.{name}", columns=columns)
@@ -341,6 +349,13 @@ def _as_naive_utc(value: object):
     raise TypeError(f"not a time value: {value!r}")
 
 
+# Interval facts depend only on the text and DuckDB's rules, so they are asked once.
+_INTERVAL_ERRORS: dict[str, str | None] = {}
+_SHORTER: dict[tuple[str, str], bool] = {}
+_INTERVALS_OF: dict[str, str] = {}
+_TIMESTAMPS: dict[str, dt.datetime] = {}
+
+
 class DuckDBTime:
     """Interval and timestamp arithmetic, done by DuckDB so it means what DuckDB means."""
 
@@ -349,30 +364,36 @@ class DuckDBTime:
 
     def interval_error(self, text: str) -> str | None:
         """Why ``text`` is not an interval DuckDB understands, or None when it is one."""
-        try:
-            self.con.execute("SELECT CAST($i AS INTERVAL)", {"i": text}).fetchall()
-        except duckdb.Error as err:
-            return str(err).splitlines()[0]
-        return None
+        if text not in _INTERVAL_ERRORS:  # a pure function of the text: ask DuckDB once
+            try:
+                self.con.execute("SELECT CAST($i AS INTERVAL)", {"i": text}).fetchall()
+                _INTERVAL_ERRORS[text] = None
+            except duckdb.Error as err:
+                _INTERVAL_ERRORS[text] = str(err).splitlines()[0]
+        return _INTERVAL_ERRORS[text]
 
     def interval_of(self, sql_expression: str) -> str:
         """The interval a SQL expression of the user's query evaluates to, as text."""
-        return str(self.con.execute(f"SELECT CAST(({sql_expression}) AS VARCHAR)").fetchall()[0][0])
+        if sql_expression not in _INTERVALS_OF:
+            _INTERVALS_OF[sql_expression] = str(
+                self.con.execute(f"SELECT CAST(({sql_expression}) AS VARCHAR)").fetchall()[0][0]
+            )
+        return _INTERVALS_OF[sql_expression]
 
     def shorter(self, a: str, b: str) -> bool:
         """Whether interval ``a`` is shorter than interval ``b``."""
-        return bool(
-            self.con.execute(
-                "SELECT CAST($a AS INTERVAL) < CAST($b AS INTERVAL)", {"a": a, "b": b}
-            ).fetchall()[0][0]
-        )
-
-    def minus(self, moment: dt.datetime, interval: str) -> dt.datetime:
-        """``moment - interval`` (months and days counted as DuckDB counts them)."""
-        return self.con.execute(
-            "SELECT CAST($m AS TIMESTAMP) - CAST($i AS INTERVAL)", {"m": moment, "i": interval}
-        ).fetchall()[0][0]
+        if (a, b) not in _SHORTER:
+            _SHORTER[a, b] = bool(
+                self.con.execute(
+                    "SELECT CAST($a AS INTERVAL) < CAST($b AS INTERVAL)", {"a": a, "b": b}
+                ).fetchall()[0][0]
+            )
+        return _SHORTER[a, b]
 
     def timestamp(self, text: str) -> dt.datetime:
         """Parse a ``--start``/``--end`` value as DuckDB reads a TIMESTAMP literal."""
-        return self.con.execute("SELECT CAST($t AS TIMESTAMP)", {"t": text}).fetchall()[0][0]
+        if text not in _TIMESTAMPS:
+            _TIMESTAMPS[text] = self.con.execute(
+                "SELECT CAST($t AS TIMESTAMP)", {"t": text}
+            ).fetchall()[0][0]
+        return _TIMESTAMPS[text]

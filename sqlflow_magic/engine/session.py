@@ -33,6 +33,8 @@ class Session:
         self._guard = threading.Lock()
         self._target_locks: dict[str, threading.RLock] = {}
         self._state_ready: set[str] = set()
+        # Targets resolved before (see DuckDBEngine.locate): name and place -> TableRef.
+        self.known_targets: dict = {}
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The connection for the calling thread."""

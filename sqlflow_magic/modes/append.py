@@ -16,13 +16,13 @@ class AppendHandler:
     def apply(self, ctx: RunContext) -> ModeOutcome:
         """Insert the query's rows."""
         engine = ctx.engine
-        staged = engine.stage(ctx.query) if ctx.needs_written_rows else None
+        staged = engine.stage(ctx.query, ctx.columns) if ctx.needs_written_rows else None
         source = engine.scan(staged) if staged else ctx.query
         changes: list = []
         if not ctx.table.exists:
             rows = engine.create_table_as(ctx.table, source, replace=False)
         else:
-            changes = reconcile_shape(engine, ctx.table, ctx.columns)
+            changes = reconcile_shape(engine, ctx.table, ctx.columns, (), ctx.table_columns)
             rows = engine.insert(ctx.table, source)
         return ModeOutcome(
             rows_in=rows, inserted=rows, written=source if staged else None, staged=staged,

@@ -22,6 +22,7 @@ class RunContext:
     engine: Engine
     window: Window | None = None  # INCREMENTAL only
     needs_written_rows: bool = False  # rules will read the rows this run writes
+    table_columns: tuple[Column, ...] = ()  # the existing table's columns, read once
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ class IncrementalHandler:
         engine, column, window = ctx.engine, ctx.spec.time_column, ctx.window
         assert column is not None
         assert window is not None
-        staged = engine.stage(ctx.query)
+        staged = engine.stage(ctx.query, ctx.columns)
         stats = engine.window_stats(staged, column, window)
         left_out = stats.rows_in - stats.rows_in_window
         changes: list = []
@@ -22,7 +22,7 @@ class IncrementalHandler:
             inserted = engine.create_from_window(ctx.table, staged, column, window)
             deleted = 0
         else:
-            changes = reconcile_shape(engine, ctx.table, staged.columns)
+            changes = reconcile_shape(engine, ctx.table, staged.columns, (), ctx.table_columns)
             deleted, inserted = engine.replace_window(ctx.table, staged, column, window)
         return ModeOutcome(
             rows_in=stats.rows_in,

@@ -106,15 +106,21 @@ def _digits_and_scale(type_name: str) -> tuple[int, int] | None:
 
 
 def reconcile_shape(
-    engine: Engine, table: TableRef, columns: tuple[Column, ...], keys: tuple[str, ...] = ()
+    engine: Engine,
+    table: TableRef,
+    columns: tuple[Column, ...],
+    keys: tuple[str, ...] = (),
+    existing_columns: tuple[Column, ...] = (),
 ) -> list[SchemaChange]:
     """Make ``table`` ready to receive ``columns``; returns the changes made.
+
+    ``existing_columns`` are the table's columns when the caller has read them already.
 
     Raises:
         SchemaConflictError: a query column whose values the table cannot hold, even
             widened; nothing is changed.
     """
-    existing = {c.name.lower(): c for c in engine.table_columns(table)}
+    existing = {c.name.lower(): c for c in existing_columns or engine.table_columns(table)}
     key_names = {k.lower() for k in keys}
     planned: list[SchemaChange] = []
     for col in columns:

@@ -16,7 +16,7 @@ class UpsertHandler:
     def apply(self, ctx: RunContext) -> ModeOutcome:
         """Merge the batch into the table on its keys."""
         engine, keys = ctx.engine, ctx.spec.keys
-        staged = engine.stage(ctx.query)
+        staged = engine.stage(ctx.query, ctx.columns)
         dups, nulls = engine.key_problems(staged, keys, SHOWN_KEYS)
         if dups or nulls:
             raise _key_error(ctx, dups, nulls)
@@ -24,7 +24,7 @@ class UpsertHandler:
         if not ctx.table.exists:
             rows = engine.create_from_staged(ctx.table, staged)
             return ModeOutcome(rows_in=rows, inserted=rows, written=written, staged=staged)
-        changes = reconcile_shape(engine, ctx.table, staged.columns, keys)
+        changes = reconcile_shape(engine, ctx.table, staged.columns, keys, ctx.table_columns)
         inserted, updated = engine.merge(ctx.table, staged, keys)
         return ModeOutcome(
             rows_in=inserted + updated, inserted=inserted, updated=updated, written=written,

@@ -9,6 +9,7 @@ shorter one is refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import sqlglot
@@ -34,6 +35,7 @@ class Bucket:
     width_sql: str | None = None  # an interval expression to evaluate, for time_bucket
 
 
+@functools.lru_cache(maxsize=256)
 def find_bucket(query_sql: str, column: str) -> Bucket | None:
     """The bucket width of ``column`` in the query's select list, if it is a bucket.
 
@@ -68,31 +70,16 @@ def find_bucket(query_sql: str, column: str) -> Bucket | None:
     return None
 
 
-def compute_window(
+def plan_lookback(
     spec: TransformSpec,
     source: CellSource | None,
     bound_sql: str,
-    watermark: dt.datetime | None,
-    time,  # DuckDBTime-like: interval_error, interval_of, shorter, minus, timestamp
-    start: str | None = None,
-    end: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[Window, str | None]:
-    """The window of this run and the LOOKBACK in force.
-
-    Args:
-        spec: the INCREMENTAL transform.
-        source: the cell, to point errors at the LOOKBACK text.
-        bound_sql: the query with macros bound (for bucket detection).
-        watermark: the stored watermark, None before the first run or after a reset.
-        time: interval arithmetic (the engine's).
-        start: ``--start``, overriding watermark - LOOKBACK.
-        end: ``--end``, overriding now (UTC).
-        now: the current UTC time (tests pass a fixed one).
+    time,  # DuckDBTime-like: interval_error, interval_of, shorter
+) -> str | None:
+    """The LOOKBACK in force: as written, or one bucket when the time column is a bucket.
 
     Raises:
-        WatermarkError: a LOOKBACK that is not an interval, shorter than the bucket, or
-            a --start/--end that is not a timestamp or an empty window.
+        WatermarkError: a LOOKBACK that is not an interval, or shorter than one bucket.
     """
     lookback = spec.lookback
     where = _where(spec, source, "LOOKBACK:value")
@@ -106,33 +93,54 @@ def compute_window(
                 **where,
             )
     bucket = find_bucket(bound_sql, spec.time_column or "")
-    if bucket is not None:
-        width = bucket.width or time.interval_of(bucket.width_sql)
-        if lookback is None:
-            lookback = width
-        elif time.shorter(lookback, width):
-            raise WatermarkError(
-                f"LOOKBACK '{lookback}' is shorter than one bucket of {spec.time_column} "
-                f"({width}): the newest bucket, partial when written, would never be recomputed",
-                hint=f"use LOOKBACK '{width}' or longer, or leave LOOKBACK out (it defaults "
-                "to one bucket)",
-                table=str(spec.target),
-                **where,
-            )
+    if bucket is None:
+        return lookback
+    width = bucket.width or time.interval_of(bucket.width_sql)
+    if lookback is None:
+        return width
+    if time.shorter(lookback, width):
+        raise WatermarkError(
+            f"LOOKBACK '{lookback}' is shorter than one bucket of {spec.time_column} "
+            f"({width}): the newest bucket, partial when written, would never be recomputed",
+            hint=f"use LOOKBACK '{width}' or longer, or leave LOOKBACK out (it defaults "
+            "to one bucket)",
+            table=str(spec.target),
+            **where,
+        )
+    return lookback
+
+
+def compute_window(
+    spec: TransformSpec,
+    watermark_start: dt.datetime | None,
+    time,  # DuckDBTime-like: timestamp
+    start: str | None = None,
+    end: str | None = None,
+    now: dt.datetime | None = None,
+) -> Window:
+    """The window (start, end] of this run.
+
+    Args:
+        spec: the INCREMENTAL transform.
+        watermark_start: the stored watermark minus LOOKBACK (read with the watermark);
+            None before the first run or after a reset, when the window starts at -infinity.
+        time: timestamp parsing (the engine's).
+        start: ``--start``, overriding watermark - LOOKBACK.
+        end: ``--end``, overriding now (UTC).
+        now: the current UTC time (tests pass a fixed one).
+
+    Raises:
+        WatermarkError: a --start/--end that is not a timestamp, or an empty window.
+    """
     window_end = _parse(time, end, "--end") if end else (now or _utcnow())
-    if start:
-        window_start: dt.datetime | None = _parse(time, start, "--start")
-    elif watermark is None:
-        window_start = None
-    else:
-        window_start = time.minus(watermark, lookback) if lookback else watermark
+    window_start = _parse(time, start, "--start") if start else watermark_start
     if start and window_start is not None and window_start >= window_end:
         raise WatermarkError(
             f"the window ({window_start}, {window_end}] is empty: its start is not before its end",
             hint="give --start earlier than --end (both are UTC timestamps)",
             table=str(spec.target),
         )
-    return Window(window_start, window_end), lookback
+    return Window(window_start, window_end)
 
 
 def _where(spec: TransformSpec, source: CellSource | None, key: str) -> dict[str, object]:

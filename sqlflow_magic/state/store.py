@@ -47,6 +47,16 @@ _RUN_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class TargetState:
+    """What the state tables hold about one target before a run."""
+
+    definition: tuple | None  # (mode, keys, time_column, lookback, text); None: never run
+    watermark: dt.datetime | None
+    has_watermark_row: bool
+    watermark_start: dt.datetime | None = None  # watermark - LOOKBACK, when asked for
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One row of ``sqlflow.runs``."""
 
@@ -94,55 +104,83 @@ class StateStore:
         ).fetchall()
         return rows[0][0] if rows else None
 
+    def read(self, target: str, lookback: str | None = None) -> TargetState:
+        """The target's stored definition and watermark, in one small read.
+
+        With ``lookback``, the same read also computes watermark - LOOKBACK (in DuckDB's
+        interval arithmetic): the start of an INCREMENTAL window.
+        """
+        row = self.con.execute(
+            f"SELECT t.mode, t.keys, t.time_column, t.lookback, t.definition, w.watermark, "
+            f"w.target IS NOT NULL, w.watermark - CAST(coalesce($lb, '0 seconds') AS INTERVAL) "
+            f"FROM (SELECT 1) one "
+            f"LEFT JOIN {self.schema}.transforms t ON lower(t.target) = lower($t) "
+            f"LEFT JOIN {self.schema}.watermarks w ON lower(w.target) = lower($t)",
+            {"t": target, "lb": lookback},
+        ).fetchall()[0]
+        definition = None if row[0] is None else (row[0], tuple(row[1] or ()), *row[2:5])
+        return TargetState(definition, row[5], bool(row[6]), row[7])
+
     def set_watermark(
-        self, target: str, time_column: str, value: dt.datetime | None, run_id: str
+        self,
+        target: str,
+        time_column: str,
+        value: dt.datetime | None,
+        run_id: str,
+        exists: bool = True,
     ) -> None:
-        """Store ``value`` as the watermark of ``target`` (None forgets it)."""
-        self.con.execute(
-            f"DELETE FROM {self.schema}.watermarks WHERE lower(target) = lower($t)", {"t": target}
-        )
-        if value is not None:
+        """Store ``value`` as the watermark of ``target`` (None forgets it).
+
+        ``exists`` says whether the target has a watermark row already (from ``read``),
+        which makes this a single UPDATE or INSERT.
+        """
+        if value is None:
             self.con.execute(
-                f"INSERT INTO {self.schema}.watermarks VALUES ($t, $c, $w, $r, $now)",
-                {"t": target, "c": time_column, "w": value, "r": run_id, "now": utcnow()},
+                f"DELETE FROM {self.schema}.watermarks WHERE lower(target) = lower($t)",
+                {"t": target},
+            )
+            return
+        params = {"t": target, "c": time_column, "w": value, "r": run_id, "now": utcnow()}
+        if exists:
+            self.con.execute(
+                f"UPDATE {self.schema}.watermarks SET time_column = $c, watermark = $w, "
+                "run_id = $r, updated_at = $now WHERE lower(target) = lower($t)",
+                params,
+            )
+        else:
+            self.con.execute(
+                f"INSERT INTO {self.schema}.watermarks VALUES ($t, $c, $w, $r, $now)", params
             )
 
     def save_transform(
         self,
         target: str,
-        mode: str,
-        keys: tuple[str, ...],
-        time_column: str | None,
-        lookback: str | None,
-        definition: str,
+        definition: tuple,
+        stored: tuple | None,
     ) -> None:
-        """Record (or update) the definition a target was last run with."""
-        now = utcnow()
-        updated = self.con.execute(
-            f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
-            "lookback = $l, definition = $d, updated_at = $now WHERE lower(target) = lower($t)",
-            {
-                "t": target,
-                "m": mode,
-                "k": list(keys),
-                "c": time_column,
-                "l": lookback,
-                "d": definition,
-                "now": now,
-            },
-        ).fetchall()[0][0]
-        if not updated:
+        """Record the definition a target was run with, when it differs from ``stored``.
+
+        Args:
+            target: the target's key.
+            definition: (mode, keys, time_column, lookback, statement text).
+            stored: the definition ``read`` found, None when the target is new.
+        """
+        if definition == stored:
+            return
+        mode, keys, time_column, lookback, text = definition
+        params = {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
+                  "d": text, "now": utcnow()}  # fmt: skip
+        if stored is None:
             self.con.execute(
                 f"INSERT INTO {self.schema}.transforms VALUES ($t, $m, $k, $c, $l, $d, $now, $now)",
-                {
-                    "t": target,
-                    "m": mode,
-                    "k": list(keys),
-                    "c": time_column,
-                    "l": lookback,
-                    "d": definition,
-                    "now": now,
-                },
+                params,
+            )
+        else:
+            self.con.execute(
+                f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
+                "lookback = $l, definition = $d, updated_at = $now "
+                "WHERE lower(target) = lower($t)",
+                params,
             )
 
     def record_run(self, record: RunRecord) -> None:

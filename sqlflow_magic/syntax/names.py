@@ -44,6 +44,7 @@ def identifier_problem(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def quote(name: str) -> str:
     """``name`` as a quoted DuckDB identifier (double quotes, embedded quotes doubled).
 

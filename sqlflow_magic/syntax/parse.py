@@ -8,6 +8,7 @@ comments and quoted names never confuse the split or the header.
 from __future__ import annotations
 
 import difflib
+import functools
 
 import sqlglot
 from sqlglot.dialects.duckdb import DuckDB
@@ -72,8 +73,14 @@ def parse_cell(text: str, first_line: int = 2) -> list[Statement]:
     >>> [type(s).__name__ for s in parse_cell("SELECT 1; CREATE TABLE t MODE REPLACE AS SELECT 2")]
     ['PlainStatement', 'TransformSpec']
     """
+    # A notebook re-runs the same cells: parsed statements are immutable, so keep them.
+    return list(_parse_cell(text, first_line))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cell(text: str, first_line: int) -> tuple[Statement, ...]:
     source = CellSource(text, first_line)
-    return [_parse_statement(source, tokens) for tokens in _split(source)]
+    return tuple(_parse_statement(source, tokens) for tokens in _split(source))
 
 
 def _tokenize(source: CellSource) -> list[Token]:

@@ -51,7 +51,7 @@ class RecordingEngine:
     def add_column(self, table, column):
         self._log("add_column", column.name, column.type)
 
-    def stage(self, query):
+    def stage(self, query, columns=None):
         self._log("stage")
         return Staged("batch", (Column("id", "BIGINT"), Column("v", "VARCHAR")))
 
