@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 
 from sqlflow_magic.runner import RunResult
 
@@ -12,10 +13,51 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 
 
-def summary_frame(result: RunResult):
-    """The one-row summary that is a transform statement's value."""
-    import pandas as pd
+class RunSummary(Mapping[str, object]):
+    """A transform statement's value: one row saying what the run did.
 
+    It reads like a dict (``summary["inserted"]``, ``summary.inserted``), shows as a
+    one-row table, and ``to_pandas()`` gives that table as a DataFrame. The DataFrame is
+    built only when asked for (display included), because building one costs about as
+    much as a small incremental run's own bookkeeping.
+    """
+
+    def __init__(self, row: dict[str, object]) -> None:
+        self._row = row
+        self._frame = None
+
+    def __getitem__(self, column: str) -> object:
+        return self._row[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __getattr__(self, name: str) -> object:
+        row = self.__dict__.get("_row", {})
+        if name in row:
+            return row[name]
+        raise AttributeError(name)
+
+    def to_pandas(self):
+        """The summary as a one-row pandas DataFrame."""
+        if self._frame is None:
+            import pandas as pd
+
+            self._frame = pd.DataFrame([self._row])
+        return self._frame
+
+    def _repr_html_(self) -> str:
+        return self.to_pandas()._repr_html_()
+
+    def __repr__(self) -> str:
+        return repr(self.to_pandas())
+
+
+def summary_frame(result: RunResult) -> RunSummary:
+    """The one-row summary that is a transform statement's value."""
     out = result.outcome
     window = result.window
     row = {
@@ -40,7 +82,7 @@ def summary_frame(result: RunResult):
     if window is None:  # the window, watermark and left-out rows exist for INCREMENTAL only
         for name in _INCREMENTAL_ONLY:
             del row[name]
-    return pd.DataFrame([row])
+    return RunSummary(row)
 
 
 _INCREMENTAL_ONLY = ("left_out", "window_start", "window_end", "watermark")

@@ -55,7 +55,7 @@ def test_a_wider_query_type_widens_the_column_in_place(
     ).fetchone()
     assert tuple(r[0] for r in con.execute("SELECT v FROM t ORDER BY id").fetchall()) == expected
     assert changes(con) == [("v", "widen", table_type, new_type)]
-    assert result.loc[0, "schema_changes"] == f"widened v {table_type} -> {new_type}"
+    assert result["schema_changes"] == f"widened v {table_type} -> {new_type}"
 
 
 FITS = [
@@ -126,7 +126,7 @@ def test_replace_simply_takes_the_new_shape_and_records_nothing(sql, con):
 def test_changes_are_recorded_with_their_run_and_shown_in_history(ip, sql, con):
     sql("CREATE TABLE t MODE APPEND AS SELECT 1 AS id, 1::INTEGER AS v")
     result = sql("CREATE TABLE t MODE APPEND AS SELECT 2 AS id, 2::BIGINT AS v, 'n' AS note")
-    run_id = result.loc[0, "run_id"]
+    run_id = result["run_id"]
     assert con.execute("SELECT DISTINCT run_id FROM sqlflow.schema_changes").fetchall() == [
         (run_id,)
     ]

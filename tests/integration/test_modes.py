@@ -36,12 +36,12 @@ def test_replace_creates_then_becomes_exactly_the_query_result(sql, con, orders)
     query = "SELECT order_date, sum(amount) AS total FROM orders GROUP BY order_date"
     first = sql(f"CREATE TABLE daily MODE REPLACE AS {query}")
     assert same_rows(con, "SELECT * FROM daily", query)
-    assert first.loc[0, "inserted"] == 30
-    assert first.loc[0, "deleted"] == 0
+    assert first["inserted"] == 30
+    assert first["deleted"] == 0
     con.execute("DELETE FROM orders WHERE order_date > DATE '2025-01-20'")
     second = sql(f"CREATE TABLE daily MODE REPLACE AS {query}")
     assert same_rows(con, "SELECT * FROM daily", query)
-    assert (second.loc[0, "inserted"], second.loc[0, "deleted"]) == (20, 30)
+    assert (second["inserted"], second["deleted"]) == (20, 30)
 
 
 def test_replace_takes_the_new_shape(sql, con, orders):
@@ -54,7 +54,7 @@ def test_replace_takes_the_new_shape(sql, con, orders):
 def test_append_inserts_every_row_each_run(sql, con, orders):
     sql("CREATE TABLE log MODE APPEND AS SELECT * FROM orders WHERE order_id < 10")
     result = sql("CREATE TABLE log MODE APPEND AS SELECT * FROM orders WHERE order_id < 25")
-    assert result.loc[0, "inserted"] == 25
+    assert result["inserted"] == 25
     expected = (
         "SELECT * FROM orders WHERE order_id < 10 UNION ALL "
         "SELECT * FROM orders WHERE order_id < 25"
@@ -81,7 +81,7 @@ def test_upsert_updates_existing_keys_inserts_new_and_leaves_the_rest(sql, con):
     expected = "SELECT * FROM v1 WHERE id NOT IN (SELECT id FROM v2) UNION ALL SELECT * FROM v2"
     assert same_rows(con, "SELECT * FROM profiles", expected)
     inserted = rows(con, "SELECT count(*) FROM v2 WHERE id NOT IN (SELECT id FROM v1)")[0][0]
-    assert (result.loc[0, "inserted"], result.loc[0, "updated"]) == (inserted, 30 - inserted)
+    assert (result["inserted"], result["updated"]) == (inserted, 30 - inserted)
 
 
 def test_upsert_with_composite_key_and_a_column_the_batch_lacks(sql, con):
@@ -133,7 +133,7 @@ def test_incremental_first_run_takes_everything_up_to_end(sql, con, events):
     end = "2025-03-01 04:30:00"
     result = sql(HOURLY, f"--end '{end}'")
     assert same_rows(con, "SELECT * FROM hourly", EXPECTED_HOURLY.format(end=end))
-    assert result.loc[0, "window_start"] == "-infinity"
+    assert result["window_start"] == "-infinity"
     assert watermark(con) == dt.datetime(2025, 3, 1, 4)
 
 
@@ -147,13 +147,13 @@ def test_incremental_recomputes_the_window_with_late_rows(sql, con, events):
     result = sql(HOURLY, f"--end '{end}'")
     assert same_rows(con, "SELECT * FROM hourly", EXPECTED_HOURLY.format(end=end))
     # window (02:00, end]: the 02:00 bucket stays; 03:00 .. 08:00 are rewritten
-    assert result.loc[0, "window_start"] == "2025-03-01 02:00:00"
+    assert result["window_start"] == "2025-03-01 02:00:00"
     assert watermark(con) == dt.datetime(2025, 3, 1, 8)
     before = EXPECTED_HOURLY.format(end="2025-03-01 04:30:00")
     deleted = rows(
         con, f"SELECT count(*) FROM ({before}) WHERE hour > TIMESTAMP '2025-03-01 02:00'"
     )
-    assert result.loc[0, "deleted"] == deleted[0][0]
+    assert result["deleted"] == deleted[0][0]
 
 
 def test_incremental_leaves_out_rows_outside_the_window_and_says_how_many(sql, con, events):
@@ -167,7 +167,7 @@ def test_incremental_leaves_out_rows_outside_the_window_and_says_how_many(sql, c
         "--end '2025-03-01 03:59:59'",
     )
     # window (02:00, 03:59:59]: only the 03:00 buckets (2 metrics) are inside
-    assert (result.loc[0, "rows_in"], result.loc[0, "left_out"]) == (8, 6)
+    assert (result["rows_in"], result["left_out"]) == (8, 6)
     assert same_rows(con, "SELECT * FROM hourly",
                      EXPECTED_HOURLY.format(end="2025-03-01 03:59:59"))  # fmt: skip
 
@@ -182,7 +182,7 @@ def test_incremental_watermark_never_moves_back_on_backfill(sql, con, events):
     sql(HOURLY, "--end '2025-03-01 05:59:59'")
     con.execute("UPDATE events SET v = v + 100 WHERE ts < TIMESTAMP '2025-03-01 02:00'")
     result = sql(HOURLY, "--start '2025-02-28 23:00:00' --end '2025-03-01 01:59:59'")
-    assert result.loc[0, "window_start"] == "2025-02-28 23:00:00"
+    assert result["window_start"] == "2025-02-28 23:00:00"
     assert watermark(con) == dt.datetime(2025, 3, 1, 5)
     assert same_rows(con, "SELECT * FROM hourly",
                      EXPECTED_HOURLY.format(end="2025-03-01 05:59:59"))  # fmt: skip
@@ -208,7 +208,7 @@ def test_reset_makes_the_next_run_full(ip, sql, con, events):
     assert watermark(con) is None
     con.execute("UPDATE events SET v = -1")
     result = sql(HOURLY, "--end '2025-03-01 02:59:59'")
-    assert result.loc[0, "window_start"] == "-infinity"
+    assert result["window_start"] == "-infinity"
     assert same_rows(con, "SELECT * FROM hourly",
                      EXPECTED_HOURLY.format(end="2025-03-01 02:59:59"))  # fmt: skip
 

@@ -50,7 +50,7 @@ def transform(rules: str, where: str = "TRUE", mode: str = "UPSERT KEY (order_id
 def test_row_rules_pass_and_fail(sql, con, orders, rule, passing_where, failing_where,
                                  failing_rows):  # fmt: skip
     result = sql(transform(rule, passing_where))
-    assert result.loc[0, "rules"] == "1 passed"
+    assert result["rules"] == "1 passed"
     with pytest.raises(QualityCheckFailed) as info:
         sql(transform(rule, failing_where))
     (failed,) = info.value.results
@@ -82,11 +82,11 @@ def test_fresh_compares_the_newest_value_with_now(sql, con, orders):
 def test_a_warn_rule_is_recorded_and_shown_but_never_blocks(sql, con, orders, capsys):
     result = sql(transform("EXPECT (status IN ('new', 'paid', 'shipped')) WARN\n"
                            "EXPECT NOT NULL (order_id)"))  # fmt: skip
-    assert result.loc[0, "rules"] == "1 passed, 1 warned"
+    assert result["rules"] == "1 passed, 1 warned"
     assert con.execute("SELECT count(*) FROM clean").fetchone()[0] == 6
     out = capsys.readouterr().out
     assert "warning: EXPECT (status IN ('new', 'paid', 'shipped')) WARN: 2 of 6 rows fail" in out
-    assert results(con, result.loc[0, "run_id"]) == [
+    assert results(con, result["run_id"]) == [
         ("EXPECT (status IN ('new', 'paid', 'shipped')) WARN", "warn", False, 2),
         ("EXPECT NOT NULL (order_id)", "error", True, 0),
     ]
