@@ -170,5 +170,12 @@ def page(browser, request):
     pg.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"console-{request.node.name}.log").write_text("\n".join(messages))
+    (ARTIFACTS / f"console-{request.node.name}.log").write_text("\n".join(messages) + "\n")
     context.close()
+    # An exception in the page, or an error logged by our extension, fails the test.
+    bad = [
+        m
+        for m in messages
+        if m.startswith("pageerror") or (m.startswith("error") and "sqlflow" in m.lower())
+    ]
+    assert not bad, "\n".join(bad)
