@@ -113,30 +113,49 @@ export class SqlflowPanel extends Widget {
     super.dispose();
   }
 
-  /** Ask the kernel now (or as soon as the request in flight ends). */
+  /**
+   * Ask the active notebook's kernel now, or as soon as the question already in flight
+   * to that kernel is answered. A busy kernel answers after its running cells; other
+   * notebooks' kernels are never held up by it.
+   */
   refresh(): void {
     window.clearTimeout(this.debounce);
     if (!this.isVisible) {
       this.stale = true;
       return;
     }
-    if (this.inflight) {
-      this.again = true;
+    this.stale = false;
+    const panel = this.notebook;
+    const context = panel?.sessionContext;
+    const kernel = context?.session?.kernel;
+    if (!panel || !context || !kernel || !context.isReady) {
+      // kernelChanged / statusChanged call again once there is a kernel to ask.
+      this.snapshot = null;
+      this.status = panel
+        ? { kind: 'loading', text: 'Waiting for the kernel…' }
+        : { kind: 'empty', text: 'Open a notebook to see its transforms.' };
+      this.render();
       return;
     }
-    this.stale = false;
-    this.inflight = this.load().finally(() => {
-      this.inflight = null;
-      if (this.again) {
-        this.again = false;
+    if (this.inflight.has(kernel.id)) {
+      this.again.add(kernel.id);
+      return;
+    }
+    this.refreshButton.classList.add('jp-mod-running');
+    const done = this.load(panel, kernel).finally(() => {
+      this.inflight.delete(kernel.id);
+      this.refreshButton.classList.toggle('jp-mod-running', this.inflight.size > 0);
+      if (this.again.delete(kernel.id) && this.notebook === panel) {
         this.refresh();
       }
     });
+    this.inflight.set(kernel.id, done);
   }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     if (this.stale) this.refresh();
+    window.clearInterval(this.clock);
     this.clock = window.setInterval(() => this.render(), CLOCK_MS);
   }
 
@@ -172,6 +191,13 @@ export class SqlflowPanel extends Widget {
     if (context) {
       context.kernelChanged.connect(this.onKernelChanged, this);
       context.statusChanged.connect(this.onKernelStatus, this);
+      if (!context.isReady) {
+        context.ready
+          .then(() => {
+            if (this.session === context) this.scheduleRefresh();
+          })
+          .catch(() => undefined); // a session that never starts: the status bar says why
+      }
     }
   }
 
@@ -198,24 +224,11 @@ export class SqlflowPanel extends Widget {
     }
   }
 
-  private async load(): Promise<void> {
-    const panel = this.notebook;
-    if (!panel) {
-      this.status = { kind: 'empty', text: 'Open a notebook to see its transforms.' };
-      this.render();
-      return;
-    }
-    const context = panel.sessionContext;
+  private async load(panel: NotebookPanel, kernel: Kernel.IKernelConnection): Promise<void> {
     try {
-      await context.ready;
-      const kernel = context.session?.kernel;
-      if (!kernel) {
-        this.snapshot = null;
-        this.status = { kind: 'empty', text: 'This notebook has no kernel.' };
-        return;
-      }
       const info = await kernel.info;
       if (info.language_info.name !== 'python') {
+        if (panel !== this.notebook) return;
         this.snapshot = null;
         this.status = { kind: 'empty', text: 'SQLFlow needs a Python kernel.' };
         return;
@@ -579,8 +592,8 @@ export class SqlflowPanel extends Widget {
     null;
   private updatedAt: Date | null = null;
   private clockOffset = 0;
-  private inflight: Promise<void> | null = null;
-  private again = false;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
   private stale = true;
   private restarted = false;
   private debounce = 0;
