@@ -129,8 +129,9 @@ export function sqlflowSpans(text: string): Span[] {
   if (!magic) {
     return [];
   }
-  const lineEnd = text.indexOf('\n') < 0 ? text.length : text.indexOf('\n');
-  const spans: Span[] = [{ kind: 'magic', from: magic[0].indexOf('%'), to: lineEnd }];
+  const from = magic[0].indexOf('%');
+  const lineEnd = text.indexOf('\n', from) < 0 ? text.length : text.indexOf('\n', from);
+  const spans: Span[] = [{ kind: 'magic', from, to: lineEnd }];
   const tokens = tokenize(text, lineEnd);
   const word = (t: Token | undefined, w: string): boolean =>
     !!t && t.kind === 'word' && text.slice(t.from, t.to).toUpperCase() === w;
@@ -181,7 +182,12 @@ export function sqlflowSpans(text: string): Span[] {
 
 function build(view: EditorView): DecorationSet {
   const builder = new RangeSetBuilder<Decoration>();
-  for (const span of sqlflowSpans(view.state.doc.toString())) {
+  const doc = view.state.doc;
+  // Every editor gets this plugin (file editors too): look at the head before the whole text.
+  if (!MAGIC_RE.test(doc.sliceString(0, 256))) {
+    return builder.finish();
+  }
+  for (const span of sqlflowSpans(doc.toString())) {
     if (span.to > span.from) builder.add(span.from, span.to, marks[span.kind]);
   }
   return builder.finish();

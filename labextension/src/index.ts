@@ -23,15 +23,17 @@ const highlightPlugin: JupyterFrontEndPlugin<void> = {
   activate: (_app: JupyterFrontEnd, registry: IEditorExtensionRegistry): void => {
     registry.addExtension({
       name: 'sqlflow-magic:sql-mode',
-      factory: ({ model }) => {
-        // Called once per editor; a null extension is allowed.
-        syncSqlMode(model);
+      // Called once per editor; a null extension is allowed. Only inline editors (cells,
+      // consoles): a file editor's language follows its file name.
+      factory: ({ model, inline }) => {
+        if (inline) syncSqlMode(model);
         return null;
       }
     });
     registry.addExtension({
       name: 'sqlflow-magic:decorations',
-      factory: () => EditorExtensionRegistry.createImmutableExtension(sqlflowDecorations)
+      factory: ({ inline }) =>
+        inline ? EditorExtensionRegistry.createImmutableExtension(sqlflowDecorations) : null
     });
   }
 };
