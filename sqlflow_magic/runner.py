@@ -39,6 +39,7 @@ from sqlflow_magic.quality.rules import (
     run_rules,
 )
 from sqlflow_magic.state.store import STATE_SCHEMA, RunRecord, StateStore, TargetState, utcnow
+from sqlflow_magic.syntax.names import fold
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import Mode, TransformSpec
 
@@ -173,7 +174,7 @@ def _run(
     outcome = HANDLERS[spec.mode].apply(ctx)
     rule_results: list[RuleResult] = []
     if spec.rules and not options.dry_run:
-        tz = frozenset(c.name.lower() for c in columns if c.type == "TIMESTAMP WITH TIME ZONE")
+        tz = frozenset(fold(c.name) for c in columns if c.type == "TIMESTAMP WITH TIME ZONE")
         assert outcome.written is not None
         rule_results = run_rules(
             engine, spec.rules, outcome.written, engine.table_sql(table), tz,
@@ -326,10 +327,10 @@ def _bind(
 def _check_columns(
     spec: TransformSpec, columns: tuple[Column, ...], source: CellSource, engine: DuckDBEngine
 ) -> None:
-    by_name = {c.name.lower(): c for c in columns}
+    by_name = {fold(c.name): c for c in columns}
     if len(by_name) != len(columns):
         seen: set[str] = set()
-        dup = next(c.name for c in columns if c.name.lower() in seen or seen.add(c.name.lower()))
+        dup = next(c.name for c in columns if fold(c.name) in seen or seen.add(fold(c.name)))
         raise ModeError(
             f"the query returns column '{dup}' more than once",
             hint="give each column its own name with AS",
@@ -342,7 +343,7 @@ def _check_columns(
     for pos_key, name, clause in wanted:
         pos = spec.positions.get(pos_key)
         where = source.where(pos.offset, pos.length) if pos else {}
-        col = by_name.get(name.lower())
+        col = by_name.get(fold(name))
         if col is None:
             close = difflib.get_close_matches(name, [c.name for c in columns], n=1)
             suggestion = f"did you mean '{close[0]}'? " if close else ""

@@ -11,7 +11,7 @@ import duckdb
 
 from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, WindowStats
 from sqlflow_magic.errors import DatabaseError, ModeError
-from sqlflow_magic.syntax.names import quote
+from sqlflow_magic.syntax.names import fold, quote, sql_fold
 
 _TIME_TYPES = {
     "DATE",
@@ -34,17 +34,25 @@ wanted AS (
 place AS (
     SELECT sc.database_name AS c, sc.schema_name AS s FROM wanted w
     JOIN duckdb_schemas() sc
-      ON lower(sc.database_name) = lower(w.c) AND lower(sc.schema_name) = lower(w.s)
+      ON {f_db} = {f_wc} AND {f_sch} = {f_ws}
     ORDER BY w.pref LIMIT 1),
 objects AS (
     SELECT database_name AS c, schema_name AS s, table_name AS name, 'table' AS kind
-    FROM duckdb_tables() WHERE lower(table_name) = lower($n)
+    FROM duckdb_tables() WHERE {f_table} = {f_n}
     UNION ALL
     SELECT database_name, schema_name, view_name, 'view' FROM duckdb_views()
-    WHERE lower(view_name) = lower($n))
+    WHERE {f_view} = {f_n})
 SELECT p.c, p.s, o.name, o.kind FROM place p
 LEFT JOIN objects o ON o.c = p.c AND o.s = p.s
-"""
+""".format(
+    f_db=sql_fold("sc.database_name"),
+    f_wc=sql_fold("w.c"),
+    f_sch=sql_fold("sc.schema_name"),
+    f_ws=sql_fold("w.s"),
+    f_table=sql_fold("table_name"),
+    f_view=sql_fold("view_name"),
+    f_n=sql_fold("$n"),
+)
 
 
 class DuckDBEngine:
@@ -140,7 +148,7 @@ class DuckDBEngine:
         the columns anyway): a table dropped since is then resolved again.
         """
         here = tuple(self.read("SELECT current_database(), current_schema()")[0])
-        key = (tuple(p.lower() for p in parts), here)
+        key = (tuple(fold(p) for p in parts), here)
         table = known.get(key)
         if table is None:
             table = self.resolve(parts)
@@ -252,10 +260,10 @@ class DuckDBEngine:
     def merge(self, table: TableRef, staged: Staged, keys: Sequence[str]) -> tuple[int, int]:
         """Update rows whose key exists, insert the rest; returns (inserted, updated)."""
         target = self.table_sql(table)
-        lowered = {k.lower() for k in keys}
+        lowered = {fold(k) for k in keys}
         names = [c.name for c in staged.columns]
         on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-        sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in names if n.lower() not in lowered)
+        sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in names if fold(n) not in lowered)
         matched = f"WHEN MATCHED THEN UPDATE SET {sets} " if sets else ""
         before = self.row_count(table)
         changed = self._write(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from sqlflow_magic.syntax.names import fold
+
 MEMORY = ":memory:"
 
 
@@ -50,7 +52,7 @@ class Session:
     def target_lock(self, key: str) -> threading.RLock:
         """The lock that serialises runs on one target (case-insensitive, as DuckDB is)."""
         with self._guard:
-            return self._target_locks.setdefault(key.lower(), threading.RLock())
+            return self._target_locks.setdefault(fold(key), threading.RLock())
 
     def ensure_state(self, catalog: str, create: Callable[[], None]) -> None:
         """Run ``create`` once per catalog for this database, never concurrently.

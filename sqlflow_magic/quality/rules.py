@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlflow_magic.engine.base import Column, Query
 from sqlflow_magic.errors import ModeError, SqlflowError
-from sqlflow_magic.syntax.names import quote
+from sqlflow_magic.syntax.names import fold, quote
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import RuleKind, RuleSpec
 
@@ -73,10 +73,10 @@ def check_rule_columns(
     rules: Sequence[RuleSpec], columns: Sequence[Column], source: CellSource, target: str
 ) -> None:
     """Refuse a rule naming a column the query does not return, pointing at the rule."""
-    names = {c.name.lower() for c in columns}
+    names = {fold(c.name) for c in columns}
     for rule in rules:
         for column in rule.columns:
-            if column.lower() not in names:
+            if fold(column) not in names:
                 close = difflib.get_close_matches(column, [c.name for c in columns], n=1)
                 suggestion = f"did you mean '{close[0]}'? " if close else ""
                 raise ModeError(

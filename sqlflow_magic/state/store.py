@@ -99,7 +99,7 @@ class StateStore:
     def watermark(self, target: str) -> dt.datetime | None:
         """The stored watermark of ``target`` (naive UTC), or None when there is none."""
         rows = self.con.execute(
-            f"SELECT watermark FROM {self.schema}.watermarks WHERE lower(target) = lower($t)",
+            f"SELECT watermark FROM {self.schema}.watermarks WHERE target = $t",
             {"t": target},
         ).fetchall()
         return rows[0][0] if rows else None
@@ -114,8 +114,8 @@ class StateStore:
             f"SELECT t.mode, t.keys, t.time_column, t.lookback, t.definition, w.watermark, "
             f"w.target IS NOT NULL, w.watermark - CAST(coalesce($lb, '0 seconds') AS INTERVAL) "
             f"FROM (SELECT 1) one "
-            f"LEFT JOIN {self.schema}.transforms t ON lower(t.target) = lower($t) "
-            f"LEFT JOIN {self.schema}.watermarks w ON lower(w.target) = lower($t)",
+            f"LEFT JOIN {self.schema}.transforms t ON t.target = $t "
+            f"LEFT JOIN {self.schema}.watermarks w ON w.target = $t",
             {"t": target, "lb": lookback},
         ).fetchall()[0]
         definition = None if row[0] is None else (row[0], tuple(row[1] or ()), *row[2:5])
@@ -136,7 +136,7 @@ class StateStore:
         """
         if value is None:
             self.con.execute(
-                f"DELETE FROM {self.schema}.watermarks WHERE lower(target) = lower($t)",
+                f"DELETE FROM {self.schema}.watermarks WHERE target = $t",
                 {"t": target},
             )
             return
@@ -144,7 +144,7 @@ class StateStore:
         if exists:
             self.con.execute(
                 f"UPDATE {self.schema}.watermarks SET time_column = $c, watermark = $w, "
-                "run_id = $r, updated_at = $now WHERE lower(target) = lower($t)",
+                "run_id = $r, updated_at = $now WHERE target = $t",
                 params,
             )
         else:
@@ -179,7 +179,7 @@ class StateStore:
             self.con.execute(
                 f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
                 "lookback = $l, definition = $d, updated_at = $now "
-                "WHERE lower(target) = lower($t)",
+                "WHERE target = $t",
                 params,
             )
 
@@ -216,7 +216,7 @@ class StateStore:
     def known_target(self, target: str) -> bool:
         """Whether ``target`` has ever been run as a transform in this database."""
         rows = self.con.execute(
-            f"SELECT 1 FROM {self.schema}.transforms WHERE lower(target) = lower($t)",
+            f"SELECT 1 FROM {self.schema}.transforms WHERE target = $t",
             {"t": target},
         ).fetchall()
         return bool(rows)

@@ -6,6 +6,7 @@ import duckdb
 
 from sqlflow_magic.state.store import STATE_SCHEMA, utcnow
 from sqlflow_magic.syntax.names import quote
+from sqlflow_magic.syntax.names import sql_fold as fold
 
 STATUS_COLUMNS = [
     "target", "mode", "keys", "time_column", "watermark", "lag", "last_status",
@@ -46,7 +47,7 @@ def status_frame(con: duckdb.DuckDBPyConnection):
                 f"""
                 WITH last AS (
                     SELECT * FROM {s}.runs
-                    QUALIFY row_number() OVER (PARTITION BY lower(target)
+                    QUALIFY row_number() OVER (PARTITION BY target
                                                ORDER BY started_at DESC) = 1)
                 SELECT $p || t.target AS target, t.mode, array_to_string(t.keys, ', ') AS keys,
                        t.time_column, w.watermark,
@@ -55,8 +56,8 @@ def status_frame(con: duckdb.DuckDBPyConnection):
                        l.rows_inserted, l.rows_updated, l.rows_deleted,
                        printf('%.3fs', l.duration_s) AS duration
                 FROM {s}.transforms t
-                LEFT JOIN {s}.watermarks w ON lower(w.target) = lower(t.target)
-                LEFT JOIN last l ON lower(l.target) = lower(t.target)
+                LEFT JOIN {s}.watermarks w ON w.target = t.target
+                LEFT JOIN last l ON l.target = t.target
                 ORDER BY t.target
                 """,
                 {"p": _prefix(con, catalog), "now": utcnow()},
@@ -101,9 +102,9 @@ def history_frame(con: duckdb.DuckDBPyConnection, target: str | None = None, lim
                 FROM {s}.runs
                 LEFT JOIN rules USING (run_id)
                 LEFT JOIN changes USING (run_id)
-                WHERE $t IS NULL OR lower(target) = lower($t)
-                   OR lower(split_part(target, '.', 2)) = lower($t)
-                   OR lower($p || target) = lower($t)
+                WHERE $t IS NULL OR {fold("target")} = {fold("$t")}
+                   OR {fold("split_part(target, '.', 2)")} = {fold("$t")}
+                   OR {fold("$p || target")} = {fold("$t")}
                 ORDER BY started_at DESC LIMIT {int(limit)}
                 """,
                 {"p": _prefix(con, catalog), "t": target},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 
 import sqlglot.expressions as exp
 
@@ -11,14 +12,39 @@ _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 MAX_IDENTIFIER_LENGTH = 255
 
 
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold(name: str) -> str:
+    """``name`` as DuckDB compares identifiers: ASCII letters folded, nothing else.
+
+    DuckDB matches names case-insensitively for ASCII only, so ``"Ä"`` and ``"ä"`` are
+    two tables; Python's ``lower()`` would make them one.
+
+    >>> fold("Orders"), fold("Ä") == fold("ä")
+    ('orders', False)
+    """
+    return name.translate(_ASCII_FOLD)
+
+
+def sql_fold(expression: str) -> str:
+    """A SQL expression folding ``expression`` as ``fold`` does (DuckDB's lower() is Unicode)."""
+    return f"translate({expression}, '{string.ascii_uppercase}', '{string.ascii_lowercase}')"
+
+
 @functools.cache
 def reserved_words() -> frozenset[str]:
-    """DuckDB's reserved keywords, from DuckDB itself (they move between versions)."""
+    """Keywords DuckDB refuses as unquoted names, from DuckDB itself (they move).
+
+    That is the 'reserved' keywords and the 'type_function' ones (BY, JOIN, LEFT, ...),
+    which DuckDB also refuses where a table name stands.
+    """
     import duckdb
 
     with duckdb.connect() as con:
         rows = con.execute(
-            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'"
+            "SELECT keyword_name FROM duckdb_keywords() "
+            "WHERE keyword_category IN ('reserved', 'type_function')"
         ).fetchall()
     return frozenset(r[0].upper() for r in rows)
 
