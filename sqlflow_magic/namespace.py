@@ -44,6 +44,13 @@ def bind_variables(
     for use in uses:
         if not use.is_variable:
             continue
+        if use.name.lower().startswith("sqlflow_"):
+            raise SqlflowError(
+                f"${use.name}: names starting with sqlflow_ are reserved for the window's "
+                "own parameters",
+                hint="rename the variable",
+                **source.where(base + use.offset, use.length),
+            )
         if use.name not in namespace:
             raise SqlflowError(
                 f"${use.name} names no variable of this notebook",
