@@ -103,7 +103,7 @@ CASES = [
     ("up", "CREATE TABLE up MODE REPLACE AS SELECT id FROM src WHERE qty > $missing", "",
      SqlflowError, "names no variable", (2, 64)),
     ("up", "CREATE TABLE up MODE REPLACE AS SELECT $sqlflow_end AS a", "", SqlflowError,
-     "reserved for the window", (2, 41)),
+     "reserved for the window", (2, 40)),
     ("up", "CREATE TABLE up MODE REPLACE AS SELECT 1 AS a, 2 AS a", "", ModeError,
      "more than once", None),
     ("up", "CREATE TABLE up MODE APPEND AS SELECT * FROM no_such_table", "", DatabaseError,
