@@ -13,6 +13,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from sqlflow_magic.errors import UsageError
+
 HOST = "127.0.0.1"
 
 
@@ -31,6 +33,9 @@ class MetricsServer:
     Args:
         registry: what to serve.
         port: the port; 0 picks a free one (read it back from ``port``).
+
+    Raises:
+        UsageError: the port is taken or not allowed.
     """
 
     def __init__(self, registry: CollectorRegistry, port: int = 0) -> None:
@@ -42,9 +47,15 @@ class MetricsServer:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"sqlflow serves /metrics\n"]
 
-        self._server = make_server(
-            HOST, port, app, server_class=_Server, handler_class=_QuietHandler
-        )
+        try:
+            self._server = make_server(
+                HOST, port, app, server_class=_Server, handler_class=_QuietHandler
+            )
+        except OSError as err:
+            raise UsageError(
+                f"cannot serve metrics on {HOST}:{port}: {err.strerror}",
+                hint="pick another port, or 0 for a free one",
+            ) from err
         self.port: int = self._server.server_port
         self.url = f"http://{HOST}:{self.port}/metrics"
         self._thread = threading.Thread(

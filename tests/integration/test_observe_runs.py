@@ -318,3 +318,46 @@ def test_a_restart_on_a_file_database_restores_metrics_and_rules(ip, sql, con, t
         restored.close()
     finally:
         fresh.close()
+
+
+def test_runs_from_many_threads_are_all_counted_and_alerts_persist(ip, con, observers):
+    import threading
+
+    from sqlflow_magic.magic import active_magics
+    from sqlflow_magic.runner import RunOptions, run_transform
+    from sqlflow_magic.syntax.parse import parse_cell
+    from sqlflow_magic.syntax.source import CellSource
+
+    magics = active_magics()
+    con.execute("CREATE TABLE src AS SELECT range AS id, range % 7 AS g FROM range(20000)")
+    observers.alerts.add("runs > 0", name="any_run", cooldown=0)
+    cells = [f"CREATE TABLE tgt_{t} MODE APPEND AS SELECT * FROM src WHERE g = {t}"
+             for t in range(4) for _ in range(4)]  # fmt: skip
+    cells += ["CREATE TABLE bad MODE UPSERT KEY (g) AS SELECT g FROM src"] * 3
+    errors: list = []
+
+    def run(cell: str) -> None:
+        (spec,) = parse_cell(cell)
+        try:
+            run_transform(spec, magics.session, {}, CellSource(cell), RunOptions(), magics.events)
+        except Exception as err:  # the UPSERTs fail on purpose
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in cells]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert len(errors) == 3
+    runs = dict(
+        con.execute(
+            "SELECT target || '/' || status, count(*) FROM sqlflow.runs GROUP BY ALL"
+        ).fetchall()
+    )
+    got = {f"{lb['target']}/{lb['status']}": v
+           for lb, v in observers.metrics.series("sqlflow_runs_total")}  # fmt: skip
+    assert got == runs
+    assert sum(runs.values()) == len(cells)
+    fired = observers.alerts.pop_fired()
+    stored = con.execute("SELECT count(*) FROM sqlflow.alerts_fired").fetchall()[0][0]
+    assert stored == len(fired) >= len(cells)  # every end judged every target (no cool-down)

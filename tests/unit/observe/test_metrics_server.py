@@ -69,3 +69,16 @@ def test_observers_replace_and_stop_their_server():
     obs.close()
     assert not second.running
     assert obs.server is None
+
+
+def test_a_taken_port_is_a_usage_error():
+    from sqlflow_magic.errors import UsageError
+
+    metrics = MetricsRegistry()
+    server, port = metrics.serve(0)
+    try:
+        with pytest.raises(UsageError, match=f"cannot serve metrics on 127.0.0.1:{port}") as info:
+            metrics.serve(port)
+        assert "0 for a free one" in info.value.hint
+    finally:
+        server.stop()
