@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+# The seven categories of SPEC section 6, in its order. Names are identifiers (metric
+# labels, alert rules, JSON); ``title`` gives the words to show.
 CATEGORIES: tuple[str, ...] = (
     "completeness",
     "accuracy",
@@ -31,8 +34,14 @@ CATEGORIES: tuple[str, ...] = (
     "freshness",
     "uniqueness",
     "validity",
-    "business rules",
+    "business_rules",
 )
+
+
+def title(category: str) -> str:
+    """The category as words: ``business_rules`` -> ``business rules``."""
+    return category.replace("_", " ")
+
 
 FRESH_FOR = dt.timedelta(days=1)
 HALF_LIFE = dt.timedelta(days=7)
@@ -66,16 +75,31 @@ class RuleOutcome:
     """The result of one declared EXPECT rule on the rows a run wrote.
 
     Attributes:
-        name: the rule as the user wrote it (``NOT NULL (customer_id)``).
+        name: the clause as written, without EXPECT and WARN (``NOT NULL (customer_id)``).
         severity: ``'error'`` or ``'warn'``.
         failing_rows: rows that broke the rule.
         checked_rows: rows the rule was checked on.
+        detail: what a rule that is not about rows found (FRESH: how old the newest
+            value is); shown instead of the counts.
     """
 
     name: str
     severity: Literal["error", "warn"]
     failing_rows: int
     checked_rows: int
+    detail: str = ""
+
+    @classmethod
+    def from_result(cls, result: object) -> RuleOutcome:
+        """From a ``quality.rules.RuleResult`` (read by attribute, so no import cycle)."""
+        rule = result.rule  # type: ignore[attr-defined]
+        return cls(
+            name=rule.text,
+            severity="warn" if rule.warn else "error",
+            failing_rows=int(result.failing_rows),  # type: ignore[attr-defined]
+            checked_rows=int(result.checked_rows),  # type: ignore[attr-defined]
+            detail=str(getattr(result, "detail", "") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,16 @@ class Finding:
     def is_problem(self) -> bool:
         """Whether the finding lowers its category's score (otherwise it is information)."""
         return self.score < 100
+
+    @property
+    def expect(self) -> str | None:
+        """The EXPECT clause the recommendation suggests, as written in it, or None.
+
+        >>> Finding("completeness", "nulls", "a", 0.1, 59, "",
+        ...         "add EXPECT NOT NULL (a) if every row needs one").expect
+        'EXPECT NOT NULL (a)'
+        """
+        return expect_clause(self.recommendation)
 
 
 @dataclass(frozen=True)
@@ -229,14 +263,42 @@ class Profile:
             rows=data["rows"],
             columns=tuple(ColumnProfile(**c) for c in data["columns"]),
             categories=tuple(
-                CategoryScore(
-                    c["category"], c["score"], tuple(Finding(**f) for f in c["findings"])
-                )
+                CategoryScore(c["category"], c["score"], tuple(Finding(**f) for f in c["findings"]))
                 for c in data["categories"]
             ),
             profiled_at=dt.datetime.fromisoformat(data["profiled_at"]),
             notes=tuple(data.get("notes", ())),
         )
+
+
+def expect_clause(text: str) -> str | None:
+    """The first ``EXPECT [NOT NULL|UNIQUE|FRESH] (...) [WITHIN '...']`` in ``text``.
+
+    Parentheses are matched outside quoted strings, so a regex in the clause is kept.
+
+    >>> expect_clause("clean, or EXPECT (regexp_full_match(e, '[a-z)]+')) upstream")
+    "EXPECT (regexp_full_match(e, '[a-z)]+'))"
+    """
+    start = text.find("EXPECT ")
+    if start < 0:
+        return None
+    i = text.find("(", start)
+    if i < 0:
+        return None
+    depth, quoted = 0, False
+    for j in range(i, len(text)):
+        ch = text[j]
+        if ch == "'":
+            quoted = not quoted  # '' inside a string toggles twice: still quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth == 0:
+                end = j + 1
+                within = re.match(r" WITHIN '[^']*'", text[end:])
+                return text[start : end + (within.end() if within else 0)]
+    return None
 
 
 def _concerns(finding: Finding, column: str) -> bool:
@@ -246,12 +308,11 @@ def _concerns(finding: Finding, column: str) -> bool:
 
 
 def category_scores(findings: list[Finding]) -> tuple[CategoryScore, ...]:
-    """All seven categories from a list of findings: worst finding first, then by column."""
+    """All seven categories from a list of findings, each with its worst finding first."""
     out = []
     for category in CATEGORIES:
-        mine = sorted(
-            (f for f in findings if f.category == category),
-            key=lambda f: (f.score, f.column is None, f.check),
-        )
+        # Worst first; a stable sort keeps equal scores in the order they were found
+        # (column order), so the text form is the same on every run.
+        mine = sorted((f for f in findings if f.category == category), key=lambda f: f.score)
         out.append(CategoryScore(category, min((f.score for f in mine), default=100), tuple(mine)))
     return tuple(out)
