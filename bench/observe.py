@@ -12,7 +12,9 @@ MetricsRegistry, a RunLog writing JSON lines to a real file, and Alerts with fiv
 whose firings are written to ``sqlflow.alerts_fired`` in an in-memory DuckDB. A simulated
 clock moves one second per event, so rules fire and cool down as they would. Each event
 is timed on its own (``perf_counter_ns`` around ``emit``); the table gives the median and
-tail per event, per run (start + end), and each observer alone on the same events.
+tail per event (and for starts and ends apart: a start only writes a log line, an end
+also updates the metrics and judges the rules), per run (start + end), and each observer
+alone on the same events.
 
 Target: the median run (two events) costs < 1 ms with every observer attached.
 """
@@ -151,6 +153,10 @@ def run(n: int, targets: int, folder: Path) -> tuple[list[dict], dict]:
     fired = con.execute("SELECT count(*) FROM sqlflow.alerts_fired").fetchall()[0][0]
     obs.close()
     results.append(summarize("all observers, per event", all_ns))
+    starts = [ns for ns, e in zip(all_ns, events, strict=True) if e.status == "started"]
+    ends = [ns for ns, e in zip(all_ns, events, strict=True) if e.status != "started"]
+    results.append(summarize("  started events (log only)", starts))
+    results.append(summarize("  end events (metrics, log, alerts)", ends))
     per_run = [a + b for a, b in zip(all_ns[::2], all_ns[1::2], strict=False)]
     results.append(summarize("all observers, per run (start + end)", per_run))
 
@@ -192,14 +198,14 @@ def run(n: int, targets: int, folder: Path) -> tuple[list[dict], dict]:
          "median_ms": (time.perf_counter() - t0) * 1e3 / scrapes}
     )  # fmt: skip
     obs_scrape.close()
-    log_lines = sum(1 for _ in open(folder / "runs.jsonl", encoding="utf-8"))
-    leaked = "@example.com" in (folder / "runs.jsonl").read_text(encoding="utf-8")
+    written = (folder / "runs.jsonl").read_text(encoding="utf-8")
+    log_lines, leaked = len(written.splitlines()), "@example.com" in written
     con.close()
     facts = {
         "events": n, "targets": targets, "rules": len(RULES), "alerts_fired": fired,
         "log_lines": log_lines, "personal_values_in_log": leaked,
         "budget_ms_per_run": BUDGET_MS,
-        "within_budget": results[1]["median_ms"] < BUDGET_MS,
+        "within_budget": results[3]["median_ms"] < BUDGET_MS,
     }  # fmt: skip
     return results, facts
 
@@ -213,7 +219,7 @@ def print_table(results: list[dict], facts: dict) -> None:
     for key, value in facts.items():
         print(f"{key}: {value}")
     verdict = "PASS" if facts["within_budget"] else "FAIL"
-    print(f"{verdict}: median per run {results[1]['median_ms']:.4f} ms (budget {BUDGET_MS} ms)")
+    print(f"{verdict}: median per run {results[3]['median_ms']:.4f} ms (budget {BUDGET_MS} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -166,13 +166,17 @@ class LabelFilter:
     value: str
     negate: bool = False
 
+    def __post_init__(self) -> None:
+        # Judged against every series after every run: compare prepared lowercase text.
+        want = self.value.lower()
+        bare = self.label == "target" and "." not in want
+        object.__setattr__(self, "_want", want)
+        object.__setattr__(self, "_suffix", "." + want if bare else None)
+
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether a series with ``labels`` passes."""
         have = labels.get(self.label, "").lower()
-        want = self.value.lower()
-        hit = have == want or (
-            self.label == "target" and "." not in want and have.rpartition(".")[2] == want
-        )
+        hit = have == self._want or (self._suffix is not None and have.endswith(self._suffix))
         return hit != self.negate
 
     def __str__(self) -> str:
@@ -691,22 +695,30 @@ class Alerts:
         return fired
 
     def _judge(self, expr: AlertExpr) -> list[tuple[str, float, dict[str, str]]]:
-        """Per target: the value the rule compares, and the labels of the series used."""
-        groups: dict[str, list[tuple[dict[str, str], float]]] = {}
+        """Per target: the value the rule compares, and the labels of the series used.
+
+        A counter's series of one target are summed; of a gauge's, the one that fares
+        worst against the threshold counts (the highest for > and >=, the lowest for <
+        and <=, the first that holds for == and !=).
+        """
+        filters = expr.filters
+        worst = max if expr.op in (">", ">=") else min if expr.op in ("<", "<=") else None
+        picked: dict[str, tuple[dict[str, str], float]] = {}
         for labels, value in self.metrics.series(expr.sample):
-            if all(f.matches(labels) for f in expr.filters):
-                groups.setdefault(labels.get("target", ""), []).append((labels, value))
-        out = []
-        for target, found in groups.items():
-            if expr.counter:
-                out.append((target, sum(v for _, v in found), {"target": target}))
+            if filters and not all(f.matches(labels) for f in filters):
                 continue
-            holding = [s for s in found if expr.holds(s[1])]
-            pool = holding or found
-            pick = max if expr.op in (">", ">=") else min if expr.op in ("<", "<=") else None
-            labels, value = pick(pool, key=lambda s: s[1]) if pick else pool[0]
-            out.append((target, value, labels))
-        return out
+            target = labels.get("target", "")
+            seen = picked.get(target)
+            if seen is None:
+                picked[target] = ({"target": target} if expr.counter else labels, value)
+            elif expr.counter:
+                picked[target] = (seen[0], seen[1] + value)
+            elif worst is not None:
+                if worst(seen[1], value) != seen[1]:
+                    picked[target] = (labels, value)
+            elif not expr.holds(seen[1]) and expr.holds(value):
+                picked[target] = (labels, value)
+        return [(target, value, labels) for target, (labels, value) in picked.items()]
 
     def _record(self, fired: list[AlertFired]) -> None:
         for alert in fired:
