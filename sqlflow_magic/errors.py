@@ -108,7 +108,10 @@ def database_error(err: Exception, line: int, what: str, hint: str) -> DatabaseE
     DuckDB reports ``LINE n:`` relative to the statement it ran and draws a caret under
     the offending text; both are kept, the line shifted to count from the cell's top.
     """
-    lines = [ln for ln in str(err).splitlines() if ln.strip()]
+    from sqlflow_magic.observe.redact import redact_text
+
+    # DuckDB quotes the value it choked on; personal data must not reach the message.
+    lines = [redact_text(ln) for ln in str(err).splitlines() if ln.strip()]
     excerpt = None
     for i, text in enumerate(lines):
         found = re.match(r"LINE (\d+):", text)

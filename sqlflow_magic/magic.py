@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Sequence
 
 import duckdb
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool
 
 from sqlflow_magic.engine.duckdb import DuckDBEngine
@@ -24,7 +24,9 @@ from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import Mode, PlainStatement, TransformSpec
 
 _ACTIVE: list[SqlflowMagics] = []
-_LINE_COMMANDS = ("connect", "status", "history", "reset")
+_LINE_COMMANDS = (
+    "connect", "status", "history", "reset", "metrics", "serve-metrics", "alert", "log",
+)  # fmt: skip
 
 
 def active_magics() -> SqlflowMagics | None:
@@ -60,6 +62,18 @@ class SqlflowMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._session: Session | None = None
         self.events = RunEvents()
+        self._observers = None
+
+    @property
+    def observers(self):
+        """Metrics, run log and alerts; made on first use (prometheus is slow to import)."""
+        if self._observers is None:
+            from sqlflow_magic.observe.observers import Observers
+
+            self._observers = Observers(connection=lambda: self.session.connection())
+            self.events.subscribe(self._observers)
+            self._observers.connected()
+        return self._observers
 
     @property
     def session(self) -> Session:
@@ -68,6 +82,7 @@ class SqlflowMagics(Magics):
             self._session = Session(MEMORY)
         return self._session
 
+    @no_var_expand  # {label} in alert rules and $name in SQL are ours, not IPython's
     @line_cell_magic
     def sqlflow(self, line: str, cell: str | None = None):
         """Run SQL and transforms over the kernel's DuckDB connection.
@@ -90,6 +105,10 @@ class SqlflowMagics(Magics):
             %sqlflow status           every transform: mode, keys, watermark, last run
             %sqlflow history [TABLE]  past runs with outcome, counts, window, duration
             %sqlflow reset TABLE      forget the watermark: the next run is a full one
+            %sqlflow metrics [--prometheus]   live metrics (Prometheus text on request)
+            %sqlflow serve-metrics [PORT]     serve /metrics on 127.0.0.1 for a scraper
+            %sqlflow alert add EXPR [--cooldown 30m] [--name N] | list | remove NAME
+            %sqlflow log PATH|off     structured JSON run log (personal data redacted)
 
         Examples::
 
@@ -130,6 +149,18 @@ class SqlflowMagics(Magics):
         )  # fmt: skip
         value = None
         namespace = self.shell.user_ns if self.shell is not None else {}
+        if any(isinstance(s, TransformSpec) for s in statements):
+            self.observers  # noqa: B018 -- subscribe metrics, log and alerts before the runs
+        try:
+            value = self._run_statements(statements, source, namespace, options, last_value_at)
+        finally:
+            self._show_alerts()
+        if args.output:
+            namespace[args.output] = value
+        return value
+
+    def _run_statements(self, statements, source, namespace, options, last_value_at):
+        value = None
         for i, statement in enumerate(statements):
             if isinstance(statement, TransformSpec):
                 result = run_transform(
@@ -145,9 +176,18 @@ class SqlflowMagics(Magics):
             else:
                 fetched = self._run_plain(statement, source, namespace, options, i == last_value_at)
                 value = fetched if i == last_value_at else value
-        if args.output:
-            namespace[args.output] = value
         return value
+
+    def _show_alerts(self) -> None:
+        """Show the alerts that fired during the cell, inline, below it."""
+        if self._observers is None:
+            return
+        fired = self._observers.alerts.pop_fired()
+        if fired:
+            from IPython.display import display
+
+            for alert in fired:
+                display(alert)
 
     def _run_plain(self, st: PlainStatement, source: CellSource, namespace, options, fetch: bool):
         base = _offset_of_line(source, st.line)
@@ -177,7 +217,7 @@ class SqlflowMagics(Magics):
                 hint="commands: " + ", ".join(_LINE_COMMANDS) + "; run %%sqlflow? for help",
             )
         command, rest = words[0], words[1:]
-        return getattr(self, f"_cmd_{command}")(rest)
+        return getattr(self, f"_cmd_{command.replace('-', '_')}")(rest)
 
     def _cmd_connect(self, rest: Sequence[str]):
         if len(rest) != 1:
@@ -192,6 +232,8 @@ class SqlflowMagics(Magics):
         old, self._session = self._session, new
         if old is not None:
             old.close()
+        if self._observers is not None:
+            self._observers.connected()  # metrics and alert rules belong to the database
         print(f"connected to {new.path}")
 
     def _cmd_status(self, rest: Sequence[str]):
@@ -212,7 +254,8 @@ class SqlflowMagics(Magics):
         table = engine.resolve(_table_parts(rest[0]))
         store = StateStore(con, table.catalog)
         self.session.ensure_state(table.catalog, store.create_tables)
-        with self.session.target_lock(f"{table.catalog}.{table.key}"), engine.transaction():
+        lock = self.session.target_lock(".".join(_table_parts(rest[0])))
+        with lock, engine.transaction():
             if not store.known_target(table.key):
                 raise UsageError(
                     f"{table.key} is not a sqlflow transform",
@@ -226,7 +269,64 @@ class SqlflowMagics(Magics):
                 run_id="reset", target=table.key, mode="RESET", status="reset",
                 started_at=now, finished_at=now, duration_s=0.0, watermark_before=before,
             ))  # fmt: skip
+        if self._observers is not None:
+            self._observers.metrics.set_watermark(table.key, None)
         print(f"{table.key}: watermark {before or 'none'} forgotten; the next run is a full one")
+
+    def _cmd_metrics(self, rest: Sequence[str]):
+        if rest not in ([], ["--prometheus"]):
+            raise UsageError(
+                "metrics takes only --prometheus", hint="%sqlflow metrics --prometheus"
+            )
+        if rest:
+            print(self.observers.metrics.exposition(), end="")
+            return None
+        return self._show(self.observers.metrics.snapshot(), "sqlflow metrics")
+
+    def _cmd_serve_metrics(self, rest: Sequence[str]):
+        if rest == ["stop"]:
+            self.observers.stop_serving()
+            print("metrics server stopped")
+            return
+        if len(rest) > 1 or (rest and not rest[0].isdigit()):
+            raise UsageError(
+                "serve-metrics takes one PORT number, or stop", hint="%sqlflow serve-metrics 9464"
+            )
+        server, _ = self.observers.serve(int(rest[0]) if rest else 0)
+        print(f"serving metrics on {server.url} (127.0.0.1 only)")
+
+    def _cmd_alert(self, rest: Sequence[str]):
+        usage = "%sqlflow alert add \"watermark_lag{target='main.hourly'} > 2h\" --cooldown 30m"
+        action, words = (rest[0], list(rest[1:])) if rest else ("", [])
+        alerts = self.observers.alerts
+        if action == "list" and not words:
+            return self._show(alerts.frame(), "sqlflow alerts")
+        if action == "remove" and len(words) == 1:
+            rule = alerts.remove(words[0])
+            print(f"removed alert {rule.name}")
+            return None
+        if action == "add" and words:
+            options = {"--cooldown": None, "--name": None}
+            for flag in options:
+                if flag in words:
+                    at = words.index(flag)
+                    if at + 1 >= len(words):
+                        raise UsageError(f"{flag} needs a value", hint=usage)
+                    options[flag] = words.pop(at + 1)
+                    words.pop(at)
+            rule = alerts.add(
+                " ".join(words), name=options["--name"], cooldown=options["--cooldown"]
+            )
+            print(f"added alert {rule.name}: {rule.expression}")
+            return None
+        raise UsageError("alert needs add EXPR, list or remove NAME", hint=usage)
+
+    def _cmd_log(self, rest: Sequence[str]):
+        if len(rest) != 1:
+            raise UsageError("log needs a PATH (or off)", hint="%sqlflow log runs.jsonl")
+        target = None if rest[0] == "off" else rest[0]
+        self.observers.log_to(target)
+        print("run log off" if target is None else f"logging runs as JSON lines to {target}")
 
     def _show(self, frame, title: str):
         in_kernel = getattr(self.shell, "kernel", None) is not None
@@ -277,9 +377,11 @@ def load(shell) -> SqlflowMagics:
 
 
 def unload(shell) -> None:
-    """Close the database of the most recently loaded instance."""
+    """Close the database, metrics server and run log of the most recent instance."""
     if _ACTIVE:
         magics = _ACTIVE.pop()
+        if magics._observers is not None:
+            magics._observers.close()
         if magics._session is not None:
             magics._session.close()
 

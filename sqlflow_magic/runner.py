@@ -32,6 +32,7 @@ from sqlflow_magic.modes.registry import HANDLERS
 from sqlflow_magic.modes.window import compute_window, plan_lookback
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvent, RunEvents
+from sqlflow_magic.observe.redact import redact_text
 from sqlflow_magic.quality.rules import (
     QualityCheckFailed,
     RuleResult,
@@ -114,12 +115,15 @@ def run_transform(
             session.ensure_state(table.catalog, store.create_tables)
         started, clock = utcnow(), time.perf_counter()
         run_id = uuid.uuid4().hex[:12]
-        emit = events.emit if events is not None else _ignore
+        # A dry run changes nothing and records nothing, so it tells observers nothing.
+        emit = events.emit if events is not None and not options.dry_run else _ignore
         emit(RunEvent(run_id, table.key, spec.mode.value, "started", started))
         failure: SqlflowError | None = None
         try:
             with frames_registered(con, spec.names, namespace), engine.transaction():
-                result = _run(spec, table, engine, store, namespace, source, options, run_id)
+                result = _run(
+                    spec, table, engine, store, namespace, source, options, run_id, started
+                )
         except SqlflowError as err:
             failure = err
             raise
@@ -131,8 +135,9 @@ def run_transform(
             raise
         finally:
             if failure is not None:
-                _record_failure(store, spec, table, run_id, started, clock, failure, options)
-                emit(_failed_event(spec, table, run_id, started, clock, failure))
+                duration = time.perf_counter() - clock
+                _record_failure(store, spec, table, run_id, started, duration, failure, options)
+                emit(_failed_event(spec, table, run_id, started, duration, failure))
         emit(_result_event(result))
         return result
 
@@ -146,8 +151,9 @@ def _run(
     source: CellSource,
     options: RunOptions,
     run_id: str,
+    started: dt.datetime,
 ) -> RunResult:
-    started, clock = utcnow(), time.perf_counter()
+    clock = time.perf_counter()
     table, table_columns = _existing_columns(engine, spec, table, source)
     window = lookback = None
     notes: list[str] = []
@@ -250,11 +256,11 @@ def _result_event(result: RunResult) -> RunEvent:
     )  # fmt: skip
 
 
-def _failed_event(spec, table, run_id, started, clock, err: SqlflowError) -> RunEvent:
+def _failed_event(spec, table, run_id, started, duration, err: SqlflowError) -> RunEvent:
     results = getattr(err, "results", ())
     return RunEvent(
         run_id=run_id, target=table.key, mode=spec.mode.value, status="failed",
-        started_at=started, duration_s=time.perf_counter() - clock, error=err.message,
+        started_at=started, duration_s=duration, error=redact_text(err.message),
         error_type=type(err).__name__,
         rules_passed=sum(r.passed for r in results),
         rules_failed=sum(not r.passed and not r.rule.warn for r in results),
@@ -384,7 +390,7 @@ def _record_failure(
     table: TableRef,
     run_id: str,
     started: dt.datetime,
-    clock: float,
+    duration: float,
     err: SqlflowError,
     options: RunOptions,
 ) -> None:
@@ -405,8 +411,9 @@ def _record_failure(
                 status="failed",
                 started_at=started,
                 finished_at=utcnow(),
-                duration_s=time.perf_counter() - clock,
-                error=err.message,
+                duration_s=duration,
+                # Error text can quote the data (DuckDB names the value it choked on).
+                error=redact_text(err.message),
             )
         )
         cursor.execute("COMMIT")

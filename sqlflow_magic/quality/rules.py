@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlflow_magic.engine.base import Column, Query
+from sqlflow_magic.observe.redact import redact_mapping
 from sqlflow_magic.errors import ModeError, SqlflowError
 from sqlflow_magic.syntax.names import fold, quote
 from sqlflow_magic.syntax.source import CellSource
@@ -174,7 +175,9 @@ def _sample(engine, sql: str, params) -> tuple[dict[str, object], ...]:
 
 
 def _row_text(row: dict[str, object]) -> str:
-    return "(" + ", ".join(f"{k}={v!r}" for k, v in list(row.items())[:6]) + ")"
+    # Offending rows reach messages and state tables: personal values are redacted first.
+    shown = redact_mapping(dict(list(row.items())[:6]))
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 
 def _age(delta: dt.timedelta) -> str:
