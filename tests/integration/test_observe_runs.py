@@ -37,15 +37,22 @@ def clock():
 
 @pytest.fixture
 def observers(ip, clock):
-    """Observers subscribed to the magics' own hub, as the wiring will do."""
+    """The magics' observers, replaced by ones with a test clock for the test."""
     from sqlflow_magic.magic import active_magics
 
     magics = active_magics()
+    previous = magics._observers
+    if previous is not None:
+        magics.events.unsubscribe(previous)
     obs = Observers(clock=clock, connection=lambda: magics.session.connection())
+    magics._observers = obs
     magics.events.subscribe(obs)
     yield obs
     magics.events.unsubscribe(obs)
     obs.close()
+    magics._observers = previous
+    if previous is not None:
+        magics.events.subscribe(previous)
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
