@@ -57,6 +57,7 @@ OUTLIER_MAX_SHARE = 0.05
 # Key-like columns whose approximate distinct count reaches this share of their values
 # get an exact count, as would-be keys (at most MAX_KEY_CHECKS of them).
 KEY_DISTINCT_SHARE = 0.97
+PRIMARY_DISTINCT_SHARE = 0.85
 MAX_KEY_CHECKS = 3
 # Joins against referenced tables: at most this many per profile.
 MAX_REFERENCE_CHECKS = 3
@@ -548,12 +549,23 @@ def _distinct_rows(m: Measures) -> str:
     return f"count(DISTINCT hash({', '.join(c.sql for c in m.columns)}))"
 
 
+def primary_candidate(m: Measures) -> ColumnStats | None:
+    """The column that looks like the relation's own key: ``id``, else the first ``*_id``."""
+    for col in m.columns:
+        if name_words(col.name) in (["id"], ["uuid"], ["guid"], ["key"]):
+            return col
+    return next((c for c in m.columns if KEY_NAME.fullmatch(c.name)), None)
+
+
 def _would_be_keys(m: Measures) -> list[ColumnStats]:
-    """Key-like columns (``id``, ``*_id``, ``*_code``) whose approximate distinct count
-    says they may be unique: they get an exact count. Declared keys are counted exactly
-    in pass 2; other columns (an email per row) are not worth an exact count.
+    """Key-like columns (``id``, ``*_id``, ``*_no``) whose approximate distinct count says
+    they may be unique: they get an exact count. The relation's own key candidate is
+    counted from a lower share, so a key with a few repeats is caught (HyperLogLog is off
+    by a few percent). Declared keys are counted exactly in pass 2; other columns (an email
+    per row) are not worth an exact count.
     """
     declared = {k.lower() for k in m.keys}
+    primary = primary_candidate(m)
     found = [
         c
         for c in m.columns
@@ -561,7 +573,8 @@ def _would_be_keys(m: Measures) -> list[ColumnStats]:
         and c.name.lower() not in declared
         and c.non_null >= 2
         and c.distinct is not None
-        and c.distinct >= KEY_DISTINCT_SHARE * c.non_null
+        and c.distinct
+        >= (PRIMARY_DISTINCT_SHARE if c is primary else KEY_DISTINCT_SHARE) * c.non_null
         and not _is_float(c.type)
     ]
     return found[:MAX_KEY_CHECKS]

@@ -5,7 +5,10 @@ with a run can be read back and compared with a new one (``compare_profiles``).
 
 Scores. Each finding scores itself from 0 to 100 and a category's score is the score of
 its worst finding (100 when it has none): one bad column is a problem however many good
-columns sit beside it, and the score then says how bad the worst problem is.
+columns sit beside it, and the score then says how bad the worst problem is. The one
+exception is completeness, which scores the share of missing values over every cell
+(the classic definition): an optional column that is mostly empty by design would
+otherwise hold the category at 0 for good, and its own finding still names it.
 
 - A share of bad values ``s`` (NULLs, values that fail their type or format, orphans,
   duplicates, failing rule rows) scores ``round(100 * (1 - s) ** 5)``: 1% -> 95,
@@ -22,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -189,12 +193,16 @@ class Profile:
         columns: one entry per column, in the relation's order.
         categories: all seven ``CATEGORIES``, in that order.
         profiled_at: when the profile was taken (naive UTC).
+        full: whether it is a full profile (a whole table, every value checked) rather
+            than a run's (the rows it wrote; formats checked on a sample when many).
+        notes: remarks on the profile as a whole (an empty relation).
     """
 
     rows: int
     columns: tuple[ColumnProfile, ...]
     categories: tuple[CategoryScore, ...]
     profiled_at: dt.datetime
+    full: bool = False
     notes: tuple[str, ...] = field(default=())
 
     def score(self, category: str) -> int:
@@ -267,6 +275,7 @@ class Profile:
                 for c in data["categories"]
             ),
             profiled_at=dt.datetime.fromisoformat(data["profiled_at"]),
+            full=bool(data.get("full", False)),
             notes=tuple(data.get("notes", ())),
         )
 
@@ -307,12 +316,20 @@ def _concerns(finding: Finding, column: str) -> bool:
     return column.lower() in (part.strip().lower() for part in finding.column.split(","))
 
 
-def category_scores(findings: list[Finding]) -> tuple[CategoryScore, ...]:
-    """All seven categories from a list of findings, each with its worst finding first."""
+def category_scores(
+    findings: Sequence[Finding], scores: Mapping[str, int] | None = None
+) -> tuple[CategoryScore, ...]:
+    """All seven categories from a list of findings, each with its worst finding first.
+
+    A category scores its worst finding unless ``scores`` gives its score.
+    """
     out = []
     for category in CATEGORIES:
         # Worst first; a stable sort keeps equal scores in the order they were found
         # (column order), so the text form is the same on every run.
         mine = sorted((f for f in findings if f.category == category), key=lambda f: f.score)
-        out.append(CategoryScore(category, min((f.score for f in mine), default=100), tuple(mine)))
+        score = min((f.score for f in mine), default=100)
+        if scores and category in scores:
+            score = scores[category]
+        out.append(CategoryScore(category, score, tuple(mine)))
     return tuple(out)

@@ -118,8 +118,9 @@ def profile_relation(
     return Profile(
         rows=m.rows,
         columns=tuple(_column_profile(c, m.rows) for c in m.columns),
-        categories=category_scores(found),
+        categories=category_scores(found, recommend.category_overrides(m)),
         profiled_at=now.replace(microsecond=0),
+        full=full,
         notes=notes,
     )
 
@@ -154,10 +155,18 @@ def compare_profiles(old: Profile, new: Profile) -> list[str]:
 
     Rows, category scores, columns added, dropped or retyped, and findings that
     appeared, disappeared or whose share moved by at least 0.1 percentage point.
-    An empty list means nothing worth saying changed.
+    An empty list means nothing worth saying changed. Comparing a run's profile (the
+    rows it wrote) with a whole table's says so first and leaves out the row counts,
+    which then measure different things.
     """
     lines = []
-    if old.rows != new.rows:
+    if old.full != new.full:
+        lines.append(
+            "the last profile covered "
+            + ("the whole table" if old.full else f"the {old.rows:,} rows one run wrote")
+            + ": shares compare, row counts do not"
+        )
+    elif old.rows != new.rows:
         delta = new.rows - old.rows
         rel = f" ({delta / old.rows:+.1%})" if old.rows else ""
         lines.append(f"rows: {old.rows:,} -> {new.rows:,}{rel}")

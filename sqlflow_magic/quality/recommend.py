@@ -17,6 +17,7 @@ from sqlflow_magic.quality.measure import (
     OUTLIER_MAX_SHARE,
     ColumnStats,
     Measures,
+    primary_candidate,
 )
 from sqlflow_magic.quality.model import (
     FRESH_FOR,
@@ -110,6 +111,15 @@ def age_words(age: dt.timedelta) -> str:
 
 
 # -- categories -------------------------------------------------------------------------
+
+
+def category_overrides(m: Measures) -> dict[str, int]:
+    """Category scores that are not their worst finding's (see ``model``): completeness."""
+    cells = m.rows * len(m.columns)
+    if not cells:
+        return {}
+    missing = sum(m.rows - c.present for c in m.columns)
+    return {"completeness": share_score(missing / cells)}
 
 
 def completeness(m: Measures) -> list[Finding]:
@@ -245,8 +255,8 @@ def freshness(m: Measures) -> list[Finding]:
     age = max(dt.timedelta(0), m.now - end)
     score = age_score(age)
     name = sql_name(newest.name)
-    shown = newest.max if newest.type.upper() == "DATE" else newest.newest.strftime(
-        "%Y-%m-%d %H:%M:%S")  # fmt: skip
+    shown = f"{newest.newest:%Y-%m-%d}" if newest.type.upper() == "DATE" else (
+        f"{newest.newest:%Y-%m-%d %H:%M:%S}")  # fmt: skip
     message = f"{newest.name}: the newest value ({shown}) is {age_words(age)} old"
     window = f"'{_interval_words(FRESH_FOR)}'"
     if score == 100:
@@ -286,7 +296,7 @@ def uniqueness(m: Measures) -> list[Finding]:
                 f"EXPECT UNIQUE ({keys}); keep one row per key with QUALIFY row_number() OVER "
                 f"(PARTITION BY {keys} ORDER BY <newest first>) = 1",
             ))  # fmt: skip
-    primary = _primary_candidate(m)
+    primary = primary_candidate(m)
     for col in m.columns:
         if col.exact_distinct is None:
             continue
@@ -309,14 +319,6 @@ def uniqueness(m: Measures) -> list[Finding]:
                 f"(PARTITION BY {name} ORDER BY <newest first>) = 1",
             ))  # fmt: skip
     return out
-
-
-def _primary_candidate(m: Measures) -> ColumnStats | None:
-    """The column that looks like the relation's own key: ``id``, else the first ``*_id``."""
-    for col in m.columns:
-        if name_words(col.name) in (["id"], ["uuid"], ["guid"], ["key"]):
-            return col
-    return next((c for c in m.columns if KEY_NAME.fullmatch(c.name)), None)
 
 
 def validity(m: Measures) -> list[Finding]:

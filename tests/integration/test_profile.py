@@ -90,7 +90,9 @@ def test_completeness_counts_nulls_and_blanks(con):
     assert "EXPECT NOT NULL (city)" in finding.recommendation
     assert profile.column("city").nulls == 7
     assert profile.column("city").blanks == 3
-    assert profile.score("completeness") == round(100 * 0.9**5)
+    assert finding.score == round(100 * 0.9**5)  # the column: 10% missing
+    # The category: 10 missing of 200 cells (2 columns x 100 rows), 100 * 0.95 ** 5 = 77.4
+    assert profile.score("completeness") == 77
 
 
 def test_accuracy_text_that_is_not_a_number(con):
@@ -281,8 +283,8 @@ def test_compare_profiles_reports_a_changed_null_share(con):
     after = profile_relation(con, "SELECT * FROM orders", now=NOW)
     changes = compare_profiles(before, after)
     assert "email: NULL or blank 2.0% -> 5.0%" in changes
-    # 100 * 0.98 ** 5 = 90.4 and 100 * 0.95 ** 5 = 77.4
-    assert "completeness: 90 -> 77 (-13)" in changes
+    # 2 then 5 missing of 700 cells (7 columns): 100 * (1 - 2/700) ** 5 = 98.6, then 96.5
+    assert "completeness: 99 -> 96 (-3)" in changes
     assert compare_profiles(after, after) == []
 
 
@@ -354,3 +356,14 @@ def test_the_target_is_never_its_own_reference(con):
 def test_a_bad_relation_raises_the_database_error(con):
     with pytest.raises(duckdb.CatalogException):
         profile_relation(con, "SELECT * FROM no_such_table", now=NOW)
+
+
+def test_compare_a_run_profile_with_a_whole_table_profile(con):
+    con.execute(CLEAN)
+    run = profile_relation(con, "SELECT * FROM orders WHERE order_id < 10", now=NOW)
+    table = profile_relation(con, "SELECT * FROM orders", now=NOW, full=True)
+    changes = compare_profiles(run, table)
+    assert changes[0] == "the last profile covered the 10 rows one run wrote: shares compare, " \
+        "row counts do not"  # fmt: skip
+    assert not any(line.startswith("rows:") for line in changes)
+    assert (run.full, table.full) == (False, True)
