@@ -255,8 +255,17 @@ def test_a_failed_runs_personal_values_never_reach_the_log(ip, sql, con, observe
     assert [g["event"] for g in lines].count("run_started") == 4
 
 
-def test_alerts_fire_on_real_runs_and_cool_down(ip, sql, con, observers, clock, tmp_path):
+def test_alerts_fire_on_real_runs_and_cool_down(
+    ip, sql, con, observers, clock, tmp_path, monkeypatch
+):
     from sqlflow_magic.errors import SqlflowError
+
+    shown: list = []  # the magic shows the alerts that fired below the cell
+    monkeypatch.setattr("IPython.display.display", shown.append)
+
+    def pop_shown():
+        fired, shown[:] = list(shown), []
+        return fired
 
     observers.log_to(tmp_path / "runs.jsonl")
     alerts = observers.alerts
@@ -266,22 +275,22 @@ def test_alerts_fire_on_real_runs_and_cool_down(ip, sql, con, observers, clock, 
 
     with pytest.raises(SqlflowError):
         sql(bad)
-    (fired,) = alerts.pop_fired()
+    (fired,) = pop_shown()
     assert (fired.alert, fired.target, fired.value, fired.severity) == (
         "flaky_broken", "main.flaky", 1, "critical")  # fmt: skip
     assert "ALERT flaky_broken" in repr(fired)
     clock.advance(300)
     with pytest.raises(SqlflowError):
         sql(bad)
-    assert alerts.pop_fired() == []  # inside the cool-down
+    assert pop_shown() == []  # inside the cool-down
     clock.advance(300)
     with pytest.raises(SqlflowError):
         sql(bad)
-    (again,) = alerts.pop_fired()
+    (again,) = pop_shown()
     assert again.value == 3
     clock.advance(3600)
     sql(good)
-    assert alerts.pop_fired() == []  # fixed: the condition no longer holds
+    assert pop_shown() == []  # fixed: the condition no longer holds
 
     fired_rows = con.execute(
         "SELECT alert, expression, target, value, threshold, fired_at FROM sqlflow.alerts_fired "
