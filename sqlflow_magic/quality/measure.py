@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from sqlflow_magic.engine.base import TableRef
+from sqlflow_magic.engine.duckdb import DuckDBEngine, _as_naive_utc
 from sqlflow_magic.quality.formats import (
     FORMATS,
     FUTURE_WORDS,
@@ -70,8 +71,6 @@ _NUMERIC = re.compile(
     r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT"
     r"|FLOAT|DOUBLE|DECIMAL\(\d+,\s*\d+\))"
 )
-_TIME = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS",
-         "TIMESTAMP_NS"}  # fmt: skip
 _NESTED = re.compile(r"(STRUCT|MAP|UNION)\(|.*\]$")
 
 
@@ -223,7 +222,7 @@ def _family(dtype: str) -> str:
         return "nested"
     if _NUMERIC.fullmatch(upper):
         return "numeric"
-    if upper in _TIME:
+    if DuckDBEngine.is_time_type(upper):
         return "time"
     if upper == "VARCHAR" or upper.startswith("VARCHAR("):
         return "text"
@@ -452,13 +451,19 @@ def _ask_kinds(q: _Select, m: Measures, rel: str, percent: float | None) -> list
     exprs = []
     for col in checked:
         c, kind = col.sql, KINDS[col.kind or ""]
-        present = f"{c} IS NOT NULL AND NOT ({c} < '!' AND trim({c}) = '')"
-        # CASE, not count_if: the test (a regex) then runs only where the value is present.
-        bad = f"{present} AND NOT ({kind.sql(c)})"
-        exprs.append(f"count(CASE WHEN {present} THEN 1 END)")
-        q.setters.append(_setter(col, "checked", int))
-        exprs.append(f"count(CASE WHEN {bad} THEN 1 END)")
-        q.setters.append(_setter(col, "invalid", int))
+        # A test may be false (not NULL) on NULL, so NULLs are kept out explicitly.
+        bad = f"{c} IS NOT NULL AND NOT ({kind.sql(c)})"
+        if m.maybe_blank:
+            # CASE, not count_if: trim() then runs only on values that start below '!'.
+            present = f"{c} IS NOT NULL AND NOT ({c} < '!' AND trim({c}) = '')"
+            bad = f"{bad} AND NOT ({c} < '!' AND trim({c}) = '')"
+            exprs += [
+                f"count(CASE WHEN {present} THEN 1 END)",
+                f"count(CASE WHEN {bad} THEN 1 END)",
+            ]
+        else:  # pass 2 saw no value that could be blank: plain counts are cheaper
+            exprs += [f"count({c})", f"count_if({bad})"]
+        q.setters += [_setter(col, "checked", int), _setter(col, "invalid", int)]
         if kind.is_type:
             # Text that should be a number: one offending value says what to fix. (None for
             # formats: an invalid email or phone number is still personal data.)
@@ -493,7 +498,9 @@ def _ask_orphans(
 
 
 def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
-    newest = _naive_utc(col.max)
+    # min and max of a time column come back as date or datetime; the newest as a naive
+    # UTC datetime (DATE as its midnight), as the engine reads a window's newest value.
+    newest = _as_naive_utc(col.max)
     if newest is None:
         return False
     fresh = col.name in m.freshness_columns
@@ -503,7 +510,7 @@ def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
     utc = _utc_sql(col)
     if fresh:
         q.add(f"max(CASE WHEN isfinite({col.sql}) AND {utc} <= $sqlflow_now THEN {utc} END)",
-              _setter(col, "newest", _naive_utc_value))  # fmt: skip
+              _setter(col, "newest", _as_naive_utc))  # fmt: skip
     if newest > m.now + FUTURE_SLACK and not FUTURE_WORDS.intersection(name_words(col.name)):
         slack = f"INTERVAL {int(FUTURE_SLACK.total_seconds())} SECOND"
         q.add(f"count_if(isfinite({col.sql}) AND {utc} > $sqlflow_now + {slack})",
@@ -517,22 +524,6 @@ def _utc_sql(col: ColumnStats) -> str:
     if col.type.upper() == "TIMESTAMP WITH TIME ZONE":
         return f"({col.sql} AT TIME ZONE 'UTC')"
     return f"CAST({col.sql} AS TIMESTAMP)"  # a DATE as its midnight
-
-
-def _naive_utc(value: object) -> dt.datetime | None:
-    """A time value from DuckDB as naive UTC; a DATE as its midnight."""
-    if isinstance(value, dt.datetime):
-        return _naive_utc_value(value)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    return None
-
-
-def _naive_utc_value(value: object) -> dt.datetime:
-    assert isinstance(value, dt.datetime)
-    if value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def _as_float(value: object) -> float | None:

@@ -73,11 +73,13 @@ def profile_relation(
 ) -> Profile:
     """Profile the rows of ``relation_sql`` in the seven quality categories.
 
-    It reads the relation in at most three queries besides ``DESCRIBE``: a look at the
-    first rows (only when text columns must be recognised by their values), one aggregate
-    over every row, and one follow-up only when the aggregate calls for it (outliers,
-    would-be keys, orphan keys). Its cost grows with the relation, not with the tables
-    it is checked against beyond their ``*_id`` columns.
+    Besides ``DESCRIBE``, it reads the relation with one aggregate over every row, a
+    look at its first 1,000 rows when text columns must be recognised by their values,
+    and one follow-up for what the aggregate could not settle (outliers, blanks, future
+    times, would-be keys, format checks, orphan joins); exact duplicate rows, when no
+    unique key rules them out, may take one more. ``*_id`` references cost one catalog
+    lookup and a join each (at most three), so a run's profile grows with its rows and
+    with the referenced columns, never with its target table.
 
     Args:
         con: the connection to run on; the profile only reads. Run it inside the run's
@@ -85,7 +87,8 @@ def profile_relation(
         relation_sql: a query whose rows are profiled, e.g. ``SELECT * FROM
             temp.main."sqlflow_batch_…"`` (a run's staged rows) or a whole table.
         params: parameters ``relation_sql`` binds (names starting ``sqlflow_`` are ours).
-        keys: the transform's KEY columns: duplicate and NULL keys are reported.
+        keys: the transform's KEY columns: duplicate and NULL keys are reported. Names
+            the relation lacks are ignored, as are ``time_columns`` that are not times.
         time_columns: columns whose newest value measures freshness (the INCREMENTAL BY
             column); None takes every DATE/TIMESTAMP column and judges the newest value.
         rule_results: outcomes of the declared EXPECT rules (business rules category).

@@ -95,6 +95,16 @@ def test_completeness_counts_nulls_and_blanks(con):
     assert profile.score("completeness") == 77
 
 
+def test_blanks_are_missing_values_not_invalid_ones(con):
+    con.execute(
+        "CREATE TABLE t AS SELECT i AS id, CASE WHEN i IN (5, 50, 51, 99) THEN 'n/a' "
+        "WHEN i IN (7, 8) THEN '  ' ELSE CAST(i * 3 AS VARCHAR) END AS qty FROM range(100) r(i)"
+    )
+    profile = profile_relation(con, "SELECT * FROM t", now=NOW)
+    assert "4.1% of values (4 of 98)" in _only(profile, "accuracy", "type:number").message
+    assert "2.0% of rows (2 of 100) are blank" in _only(profile, "completeness", "nulls").message
+
+
 def test_accuracy_text_that_is_not_a_number(con):
     con.execute(
         "CREATE TABLE t AS SELECT i AS id, CASE WHEN i IN (5, 50, 51, 99) THEN 'n/a' "

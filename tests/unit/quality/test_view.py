@@ -102,3 +102,23 @@ def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_display_shows_html_and_text_by_default_and_the_widget_on_request(monkeypatch):
+    import IPython.display
+
+    from sqlflow_magic.render import quality_view
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.setattr(quality_view, "_in_kernel", lambda: True)
+    ProfileDisplay(_profile(), TITLE)._ipython_display_()
+    ProfileDisplay(_profile(), TITLE, widget=True)._ipython_display_()
+    assert set(shown[0]) == {"text/plain", "text/html"}
+    pytest.importorskip("ipywidgets")
+    assert set(shown[1]) == {
+        "text/plain",
+        "text/html",
+        "application/vnd.jupyter.widget-view+json",
+    }
+    assert shown[1]["text/plain"] == profile_text(_profile(), TITLE)
