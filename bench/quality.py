@@ -45,8 +45,9 @@ from sqlflow_magic.quality.profile import profile_relation
 
 TABLE_LIMIT = 2.0
 BATCH_LIMIT = 0.10
-# Just after the batch: the orders end on 2025-04-01, the 1% batch 0.9 days later.
-NOW = dt.datetime(2025, 4, 2, 12)
+# The orders span 90 days from 2025-01-01, the 1% batch 0.9 days more; shipping takes up
+# to 3 days. "Now" is after the last shipment, so nothing is in the future.
+NOW = dt.datetime(2025, 4, 5)
 
 
 def _orders_sql(first: int, count: int, rows: int, customers: int) -> str:
