@@ -2,23 +2,26 @@
 
 1. ``DESCRIBE``, and a look at the first ``SAMPLE_ROWS`` rows when text columns must be
    recognised by their values (a ``LIMIT`` reads a row group, not the relation).
-2. One aggregate over every row: per column counts, min/max, mean and spread, format and
-   type failures; declared keys; ordered pairs. Most findings are decided here, and the
-   aggregate also says which rarer things need a closer look.
-3. One follow-up query, only with what pass 2 asked for: far-out values (only columns
-   whose min or max lies beyond the fences), blanks (only columns with a value starting
-   with a space or empty), future times (only columns whose max is past now), exact
-   distinct counts of would-be keys, and left joins of ``*_id`` columns to their tables.
-4. Exact duplicate rows: proven absent by a unique key or would-be key, or counted from a
-   hash of every row, in the follow-up or, when a would-be key turns out not unique, in
-   one more query.
+2. One aggregate over every row: per column counts, min/max, mean and spread; declared
+   keys; ordered pairs; one cheap test for blanks across all text columns. Most findings
+   are decided here, and the aggregate also says which rarer things need a closer look.
+3. One follow-up query with what pass 2 asked for: far-out values (only columns whose
+   min or max lies beyond the fences), blanks (only when some value starts below '!'),
+   future times (only columns whose max is past now), exact distinct counts of would-be
+   keys; and, as subqueries of the same statement, the format and type checks and a left
+   join per ``*_id`` reference (on a repeatable sample of a large run, see CHECK_ROWS).
+4. Exact duplicate rows: ruled out by a unique key or would-be key, or counted from a hash
+   of every row in the follow-up, or, when a would-be key turns out not unique, in one
+   more query.
 
-Most relations take three queries besides ``DESCRIBE``. The rule throughout is to pay for
-an expensive expression (``trim``, a filtered max, a distinct count) only on the columns
-and rows a cheap one (``count_if(c < '!')``, ``max(c)``) has shown need it.
+So a relation takes three or four queries besides ``DESCRIBE`` (and a catalog lookup for
+references). The rule throughout is to pay for an expensive expression (``trim``, a
+regex, a filtered max, a distinct count) only on the columns and rows that a cheap one
+(``count_if(c < '!')``, ``max(c)``, an approximate count) has shown need it.
 
 Identifiers are quoted with ``quote``; values (the reference time) are bound parameters;
-the only numbers written into SQL text are fences computed here from DuckDB's own floats.
+the only numbers written into SQL text are fences computed here from DuckDB's own floats
+and the sample percentage.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ from sqlflow_magic.syntax.names import quote
 
 SAMPLE_ROWS = 1000
 # A run's profile checks formats and types on every value up to this many rows, and on a
-# repeatable Bernoulli sample of about this many rows above it (full=True: every value).
+# seeded Bernoulli sample of about this many rows above it (full=True: every value). The
+# seed makes the sample repeatable while DuckDB reads the relation on one thread (up to a
+# row group, 122,880 rows); a larger relation read by several threads may vary a little.
 CHECK_ROWS = 10_000
 SAMPLE_SEED = 42
 # A column is taken to hold a format (or a type) when this share of its sample does.
