@@ -25,7 +25,8 @@ from sqlflow_magic.syntax.spec import Mode, PlainStatement, TransformSpec
 
 _ACTIVE: list[SqlflowMagics] = []
 _LINE_COMMANDS = (
-    "connect", "status", "history", "reset", "metrics", "serve-metrics", "alert", "log",
+    "connect", "status", "history", "reset", "quality", "metrics", "serve-metrics", "alert",
+    "log",
 )  # fmt: skip
 
 
@@ -56,6 +57,11 @@ class SqlflowMagics(Magics):
         None,
         allow_none=True,
         help="Print status/history as rich tables (default: only outside a notebook kernel).",
+    ).tag(config=True)
+
+    profile_runs = Bool(
+        True,
+        help="Record a seven-category quality profile of the rows each run writes.",
     ).tag(config=True)
 
     def __init__(self, shell=None, **kwargs) -> None:
@@ -105,6 +111,7 @@ class SqlflowMagics(Magics):
             %sqlflow status           every transform: mode, keys, watermark, last run
             %sqlflow history [TABLE]  past runs with outcome, counts, window, duration
             %sqlflow reset TABLE      forget the watermark: the next run is a full one
+            %sqlflow quality TABLE    profile a whole table; what changed since the last one
             %sqlflow metrics [--prometheus]   live metrics (Prometheus text on request)
             %sqlflow serve-metrics [PORT]     serve /metrics on 127.0.0.1 for a scraper
             %sqlflow alert add EXPR [--cooldown 30m] [--name N] | list | remove NAME
@@ -133,7 +140,9 @@ class SqlflowMagics(Magics):
         args = _cell_parser().parse_args(_split_args(line))
         source = CellSource(cell, first_line=2)
         statements = parse_cell(cell, first_line=2)
-        options = RunOptions(dry_run=args.dry_run, start=args.start, end=args.end)
+        options = RunOptions(
+            dry_run=args.dry_run, profile=self.profile_runs, start=args.start, end=args.end
+        )
         if (args.start or args.end) and not any(
             isinstance(s, TransformSpec) and s.mode is Mode.INCREMENTAL for s in statements
         ):
@@ -273,6 +282,19 @@ class SqlflowMagics(Magics):
             self._observers.metrics.set_watermark(table.key, None)
         print(f"{table.key}: watermark {before or 'none'} forgotten; the next run is a full one")
 
+    def _cmd_quality(self, rest: Sequence[str]):
+        if len(rest) != 1:
+            raise UsageError("quality needs one TABLE", hint="%sqlflow quality orders")
+        from sqlflow_magic.quality.whole import profile_table
+        from sqlflow_magic.render.quality_view import ProfileDisplay, print_profile_rich
+
+        table, profile, changes = profile_table(self.session, _table_parts(rest[0]))
+        title = f"Quality of {table.key}"
+        if self._in_terminal():
+            print_profile_rich(profile, title, changes)
+            return None
+        return ProfileDisplay(profile, title, changes, widget=True)
+
     def _cmd_metrics(self, rest: Sequence[str]):
         if rest not in ([], ["--prometheus"]):
             raise UsageError(
@@ -328,9 +350,12 @@ class SqlflowMagics(Magics):
         self.observers.log_to(target)
         print("run log off" if target is None else f"logging runs as JSON lines to {target}")
 
-    def _show(self, frame, title: str):
+    def _in_terminal(self) -> bool:
         in_kernel = getattr(self.shell, "kernel", None) is not None
-        if self.rich_tables or (self.rich_tables is None and not in_kernel):
+        return bool(self.rich_tables or (self.rich_tables is None and not in_kernel))
+
+    def _show(self, frame, title: str):
+        if self._in_terminal():
             print_rich(frame, title)
             return None
         return frame

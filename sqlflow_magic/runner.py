@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ from sqlflow_magic.syntax.names import fold
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import Mode, TransformSpec
 
+_log = logging.getLogger("sqlflow_magic")
+
 # How the @macros appear to DuckDB: typed casts of bound parameters, never pasted text.
 _MACRO_SQL = {
     "start_dt": "CAST($sqlflow_start AS TIMESTAMP)",
@@ -58,6 +61,7 @@ class RunOptions:
     """Cell options that change how a transform runs."""
 
     dry_run: bool = False
+    profile: bool = True  # record the seven-category profile of the rows written
     start: str | None = None
     end: str | None = None
     now: dt.datetime | None = None  # fixed "now" for tests; None means the clock
@@ -80,6 +84,7 @@ class RunResult:
     planned: tuple[Query, ...] = ()
     notes: tuple[str, ...] = field(default=())
     rule_results: tuple[RuleResult, ...] = ()
+    profile: object | None = None  # quality.model.Profile of the rows written
 
     @property
     def warnings(self) -> list[str]:
@@ -176,7 +181,8 @@ def _run(
     columns = tuple(engine.query_columns(query))
     _check_columns(spec, columns, source, engine)
     check_rule_columns(spec.rules, columns, source, table.key)
-    ctx = RunContext(spec, table, query, columns, engine, window, bool(spec.rules), table_columns)
+    wants_rows = bool(spec.rules) or (options.profile and not options.dry_run)
+    ctx = RunContext(spec, table, query, columns, engine, window, wants_rows, table_columns)
     outcome = HANDLERS[spec.mode].apply(ctx)
     rule_results: list[RuleResult] = []
     if spec.rules and not options.dry_run:
@@ -190,6 +196,9 @@ def _run(
         )  # fmt: skip
         if any(not r.passed and not r.rule.warn for r in rule_results):
             raise QualityCheckFailed(table.key, rule_results)
+    profile = None
+    if options.profile and not options.dry_run and outcome.written is not None:
+        profile = _profile(engine, spec, table, outcome, rule_results, window, options)
     if outcome.staged is not None:
         engine.drop_staged(outcome.staged)
     watermark_after = watermark
@@ -205,6 +214,8 @@ def _run(
                 exists=state.has_watermark_row,
             )  # fmt: skip
         store.record_schema_changes(run_id, table.key, outcome.schema_changes)
+        if profile is not None:
+            store.record_profile(run_id, table.key, profile)
         store.record_rule_results(run_id, table.key, rule_results)
         store.record_run(
             RunRecord(
@@ -233,6 +244,7 @@ def _run(
         watermark_before=watermark, watermark_after=watermark_after,
         planned=tuple(engine.planned()), notes=tuple(notes),
         rule_results=tuple(rule_results),
+        profile=profile,
     )  # fmt: skip
 
 
@@ -253,7 +265,16 @@ def _result_event(result: RunResult) -> RunEvent:
         rules_passed=sum(r.passed for r in result.rule_results),
         rules_warned=sum(not r.passed and r.rule.warn for r in result.rule_results),
         schema_changes=tuple(c.describe() for c in out.schema_changes),
+        quality_scores=_scores(result.profile),
     )  # fmt: skip
+
+
+def _scores(profile) -> dict[str, int]:
+    if profile is None:
+        return {}
+    from sqlflow_magic.quality.model import CATEGORIES
+
+    return {c: profile.score(c) for c in CATEGORIES}
 
 
 def _failed_event(spec, table, run_id, started, duration, err: SqlflowError) -> RunEvent:
@@ -281,6 +302,37 @@ def _resolve(
             **source.where(pos.offset, pos.length),
         )
     return table
+
+
+def _profile(engine, spec, table, outcome, rule_results, window, options):
+    """The profile of the rows this run wrote, inside its transaction.
+
+    A bug in the profile's Python never costs the run (it goes without a profile); a
+    failing profile query does, since DuckDB aborts the transaction it ran in.
+    """
+    from sqlflow_magic.quality.model import RuleOutcome
+    from sqlflow_magic.quality.profile import profile_relation
+
+    written = outcome.written
+    try:
+        return profile_relation(
+            engine.con, written.sql, written.params,
+            # UPSERT keys were proven unique before the merge: no need to count them again
+            keys=() if spec.mode is Mode.UPSERT else spec.keys,
+            time_columns=(spec.time_column,) if spec.time_column else None,
+            rule_results=[RuleOutcome.from_result(r) for r in rule_results],
+            target=table, now=window.end if window else (options.now or utcnow()),
+        )  # fmt: skip
+    except duckdb.Error as err:
+        raise DatabaseError(
+            f"the quality profile of {table.key} failed: {err}",
+            hint="report it; meanwhile %config SqlflowMagics.profile_runs = False turns "
+            "the per-run profile off",
+            table=table.key,
+        ) from err
+    except Exception:  # a profile is a report, not a gate
+        _log.exception("sqlflow: profiling %s failed; the run goes on without it", table.key)
+        return None
 
 
 def _existing_columns(

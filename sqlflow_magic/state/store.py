@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
 CREATE TABLE IF NOT EXISTS {s}.schema_changes (
     run_id VARCHAR, target VARCHAR, column_name VARCHAR, change VARCHAR,
     old_type VARCHAR, new_type VARCHAR, changed_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS {s}.quality_profiles (
+    run_id VARCHAR, target VARCHAR, profiled_at TIMESTAMP, "full" BOOLEAN, rows BIGINT,
+    completeness INTEGER, accuracy INTEGER, consistency INTEGER, freshness INTEGER,
+    uniqueness INTEGER, validity INTEGER, business_rules INTEGER, profile VARCHAR);
 CREATE TABLE IF NOT EXISTS {s}.rule_results (
     run_id VARCHAR, target VARCHAR, rule VARCHAR, severity VARCHAR, passed BOOLEAN,
     failing_rows BIGINT, checked_rows BIGINT, detail VARCHAR, checked_at TIMESTAMP);
@@ -212,6 +216,30 @@ class StateStore:
                  "ok": result.passed, "fail": result.failing_rows,
                  "checked": result.checked_rows, "detail": result.describe(), "now": now},
             )  # fmt: skip
+
+    def record_profile(self, run_id: str, target: str, profile) -> None:
+        """Record a quality profile: its seven scores as columns, the whole as JSON."""
+        from sqlflow_magic.quality.model import CATEGORIES
+
+        scores = {c: profile.score(c) for c in CATEGORIES}
+        self.con.execute(
+            f"INSERT INTO {self.schema}.quality_profiles VALUES ($r, $t, $at, $full, $rows, "
+            + ", ".join(f"${c}" for c in CATEGORIES)
+            + ", $json)",
+            {"r": run_id, "t": target, "at": profile.profiled_at, "full": profile.full,
+             "rows": profile.rows, "json": profile.to_json(), **scores},
+        )  # fmt: skip
+
+    def last_profile(self, target: str):
+        """The target's latest profile, a whole-table one if there is any, else a run's."""
+        from sqlflow_magic.quality.model import Profile
+
+        rows = self.con.execute(
+            f"SELECT profile FROM {self.schema}.quality_profiles WHERE target = $t "
+            'ORDER BY "full" DESC, profiled_at DESC LIMIT 1',
+            {"t": target},
+        ).fetchall()
+        return Profile.from_json(rows[0][0]) if rows else None
 
     def known_target(self, target: str) -> bool:
         """Whether ``target`` has ever been run as a transform in this database."""
