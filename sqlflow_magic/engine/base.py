@@ -119,8 +119,15 @@ class Engine(Protocol):
         self, table: TableRef, staged: Staged, column: str, window: Window
     ) -> tuple[int, int]: ...
 
-    def create_from_window(
-        self, table: TableRef, staged: Staged, column: str, window: Window
-    ) -> int: ...
+    def create_windowed(
+        self,
+        table: TableRef,
+        query: Query,
+        columns: Sequence[Column],
+        column: str,
+        window: Window,
+    ) -> tuple[int, int, dt.datetime | None]: ...
+
+    def scan_table(self, table: TableRef) -> Query: ...
 
     def planned(self) -> Iterator[Query]: ...

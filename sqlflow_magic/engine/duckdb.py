@@ -279,18 +279,19 @@ class DuckDBEngine:
         if self.dry_run:
             return WindowStats(0, 0, None)
         inside, params = self._window_filter(column, window)
-        # The newest value comes back as a naive UTC TIMESTAMP whatever the column's type.
-        newest_sql = f"max({quote(column)}) FILTER (WHERE {inside})"
-        newest_sql = (
-            f"({newest_sql}) AT TIME ZONE 'UTC'"
-            if self._is_tz(column)
-            else f"CAST({newest_sql} AS TIMESTAMP)"
-        )
+        newest_sql = self._newest_sql(column, "max", f" FILTER (WHERE {inside})")
         rows_in, rows_inside, newest = self.read(
             f"SELECT count(*), count(*) FILTER (WHERE {inside}), {newest_sql} FROM {staged.name}",
             params,
         )[0]
         return WindowStats(int(rows_in), int(rows_inside), _as_naive_utc(newest))
+
+    def _newest_sql(self, column: str, aggregate: str, filter_sql: str) -> str:
+        # The newest value comes back as a naive UTC TIMESTAMP whatever the column's type.
+        newest = f"{aggregate}({quote(column)}){filter_sql}"
+        if self._is_tz(column):
+            return f"({newest}) AT TIME ZONE 'UTC'"
+        return f"CAST({newest} AS TIMESTAMP)"
 
     def replace_window(
         self, table: TableRef, staged: Staged, column: str, window: Window
@@ -303,6 +304,34 @@ class DuckDBEngine:
             f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name} WHERE {inside}", params
         )
         return deleted, inserted
+
+    def create_windowed(
+        self,
+        table: TableRef,
+        query: Query,
+        columns: Sequence[Column],
+        column: str,
+        window: Window,
+    ) -> tuple[int, int, dt.datetime | None]:
+        """Create ``table`` from ``query`` keeping only rows inside ``window``.
+
+        Returns (rows the query returned, rows left out, newest time value kept).
+        """
+        self.note_tz_columns(columns)
+        rows_in = self.create_table_as(table, query, replace=False)
+        inside, params = self._window_filter(column, window)
+        left_out = self._write(
+            f"DELETE FROM {self.table_sql(table)} WHERE ({inside}) IS NOT TRUE", params
+        )
+        if self.dry_run:
+            return 0, 0, None
+        newest = self.read(f"SELECT {self._newest_sql(column, 'max', '')} FROM "
+                           f"{self.table_sql(table)}")[0][0]  # fmt: skip
+        return rows_in, left_out, _as_naive_utc(newest)
+
+    def scan_table(self, table: TableRef) -> Query:
+        """A query over every row of ``table``."""
+        return Query(f"SELECT * FROM {self.table_sql(table)}")
 
     def create_from_window(
         self, table: TableRef, staged: Staged, column: str, window: Window

@@ -87,9 +87,12 @@ class RecordingEngine:
         self._log("replace_window", column)
         return self._counts.get("replace_window", (0, 0))
 
-    def create_from_window(self, table, staged, column, window):
-        self._log("create_from_window", column)
-        return self._counts.get("created", 0)
+    def create_windowed(self, table, query, columns, column, window):
+        self._log("create_windowed", column)
+        return self._counts.get("created", 0), self._counts.get("left_out", 0), None
+
+    def scan_table(self, table):
+        return Query(f"SELECT * FROM {table.name}")
 
 
 def context(cell: str, engine, exists: bool, window=None) -> RunContext:
@@ -157,7 +160,9 @@ def test_incremental_replaces_the_window_and_reports_what_it_left_out():
 
 
 def test_incremental_first_run_creates_from_the_window():
-    engine = RecordingEngine(stats=WindowStats(3, 3, None), counts={"created": 3})
+    engine = RecordingEngine(counts={"created": 5, "left_out": 2})
     window = Window(None, dt.datetime(2025, 1, 2))
-    apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT 1", engine, False, window)
-    assert ("create_from_window", "v") in engine.calls
+    out = apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT 1", engine, False, window)
+    # the first build writes straight into the table: nothing is staged
+    assert engine.calls == [("create_windowed", "v")]
+    assert (out.rows_in, out.inserted, out.left_out) == (5, 3, 2)
