@@ -217,7 +217,7 @@ def test_dry_run_changes_nothing_and_prints_the_sql(sql, con, events, capsys):
     _events(con, "2025-03-01 00:00", hours=3)
     sql(HOURLY, "--dry-run --end '2025-03-01 02:59:59'")
     out = capsys.readouterr().out
-    assert "CREATE TEMP TABLE" in out
+    assert "CREATE TABLE" in out
     assert "sqlflow_end" in out
     assert rows(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'hourly'") == [(0,)]
     assert rows(con, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'sqlflow'") == [
