@@ -111,7 +111,13 @@ class Engine(Protocol):
         self, staged: Staged, keys: Sequence[str], limit: int
     ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]: ...
 
-    def merge(self, table: TableRef, staged: Staged, keys: Sequence[str]) -> tuple[int, int]: ...
+    def merge(
+        self,
+        table: TableRef,
+        staged: Staged,
+        keys: Sequence[str],
+        table_columns: Sequence[Column] = (),
+    ) -> tuple[int, int]: ...
 
     def window_stats(self, staged: Staged, column: str, window: Window) -> WindowStats: ...
 

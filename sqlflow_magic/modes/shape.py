@@ -39,6 +39,10 @@ class SchemaChange:
     old_type: str | None
     new_type: str
 
+    def to_column(self) -> Column:
+        """The column as it is after the change."""
+        return Column(self.column, self.new_type)
+
     def describe(self) -> str:
         """``added amount DOUBLE`` / ``widened qty INTEGER -> BIGINT``."""
         if self.change == "add":

@@ -25,7 +25,8 @@ class UpsertHandler:
             rows = engine.create_from_staged(ctx.table, staged)
             return ModeOutcome(rows_in=rows, inserted=rows, written=written, staged=staged)
         changes = reconcile_shape(engine, ctx.table, staged.columns, keys, ctx.table_columns)
-        inserted, updated = engine.merge(ctx.table, staged, keys)
+        columns = [*ctx.table_columns, *(c.to_column() for c in changes if c.change == "add")]
+        inserted, updated = engine.merge(ctx.table, staged, keys, columns)
         return ModeOutcome(
             rows_in=inserted + updated, inserted=inserted, updated=updated, written=written,
             staged=staged, schema_changes=tuple(changes),

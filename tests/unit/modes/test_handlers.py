@@ -75,7 +75,7 @@ class RecordingEngine:
         self._log("create_from_staged")
         return self._counts.get("created", 0)
 
-    def merge(self, table, staged, keys):
+    def merge(self, table, staged, keys, table_columns=()):
         self._log("merge", tuple(keys))
         return self._counts.get("merge", (0, 0))
 
