@@ -209,6 +209,7 @@ class SqlflowMagics(Magics):
         con = self.session.connection()
         try:
             with frames_registered(con, st.names, namespace):
+                self.session.forget_place(st.text.split(None, 1)[0])
                 cursor = con.execute(st.text, params or None)
                 return cursor.df() if fetch and cursor.description else None
         except duckdb.Error as err:

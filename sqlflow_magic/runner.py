@@ -114,7 +114,13 @@ def run_transform(
     # a run that waited sees what the run before it created. Two spellings of one table
     # from two threads fall back on DuckDB's own write-conflict error.
     with session.target_lock(".".join(spec.target.parts())):
-        table = _resolve(engine, spec, source, session.known_targets)
+        if session.place is None or con is not session.connection_of_owner():
+            place = engine.place()
+            if con is session.connection_of_owner():
+                session.place = place
+        else:
+            place = session.place
+        table = _resolve(engine, spec, source, session.known_targets, place)
         store = StateStore(con, table.catalog)
         if not options.dry_run:
             session.ensure_state(table.catalog, store.create_tables)
@@ -289,10 +295,14 @@ def _failed_event(spec, table, run_id, started, duration, err: SqlflowError) -> 
 
 
 def _resolve(
-    engine: DuckDBEngine, spec: TransformSpec, source: CellSource, known: dict | None = None
+    engine: DuckDBEngine,
+    spec: TransformSpec,
+    source: CellSource,
+    known: dict | None = None,
+    here: tuple | None = None,
 ) -> TableRef:
     parts = spec.target.parts()
-    table = engine.resolve(parts) if known is None else engine.locate(parts, known)
+    table = engine.resolve(parts) if known is None else engine.locate(parts, known, here)
     if table.schema.lower() == STATE_SCHEMA:
         pos = spec.positions["target"]
         raise ModeError(

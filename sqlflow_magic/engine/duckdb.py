@@ -140,14 +140,15 @@ class DuckDBEngine:
             )
         return TableRef(catalog, schema, name or parts[-1], exists=name is not None)
 
-    def locate(self, parts: Sequence[str], known: dict) -> TableRef:
+    def locate(self, parts: Sequence[str], known: dict, here: tuple | None = None) -> TableRef:
         """``resolve``, remembering targets that exist (``known`` lives on the session).
 
         A remembered target is only trusted while the current database and schema are
         the same, and the run still checks that it exists (DESCRIBE, which it needs for
         the columns anyway): a table dropped since is then resolved again.
         """
-        here = tuple(self.read("SELECT current_database(), current_schema()")[0])
+        if here is None:
+            here = self.place()
         key = (tuple(fold(p) for p in parts), here)
         table = known.get(key)
         if table is None:
@@ -155,6 +156,10 @@ class DuckDBEngine:
             if table.exists:
                 known[key] = table
         return table
+
+    def place(self) -> tuple[str, str]:
+        """The current database and schema, where unqualified names land."""
+        return tuple(self.read("SELECT current_database(), current_schema()")[0])
 
     def table_sql(self, table: TableRef) -> str:
         """The quoted, fully qualified name of ``table``."""

@@ -37,6 +37,9 @@ class Session:
         self._state_ready: set[str] = set()
         # Targets resolved before (see DuckDBEngine.locate): name and place -> TableRef.
         self.known_targets: dict = {}
+        # The main connection's current database and schema; statements that may move
+        # them (USE, SET, ATTACH, ...) forget it (see forget_place).
+        self.place: tuple | None = None
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The connection for the calling thread."""
@@ -48,6 +51,10 @@ class Session:
                 cursor = self._connection.cursor()
             self._local.cursor = cursor
         return cursor
+
+    def connection_of_owner(self) -> duckdb.DuckDBPyConnection:
+        """The kernel's main connection (the one plain statements run on)."""
+        return self._connection
 
     def target_lock(self, key: str) -> threading.RLock:
         """The lock that serialises runs on one target (case-insensitive, as DuckDB is)."""
@@ -66,6 +73,11 @@ class Session:
             if catalog.lower() not in self._state_ready:
                 create()
                 self._state_ready.add(catalog.lower())
+
+    def forget_place(self, statement_word: str) -> None:
+        """Forget the current database/schema after a statement that may change them."""
+        if statement_word.upper() in ("USE", "SET", "RESET", "ATTACH", "DETACH"):
+            self.place = None
 
     def close(self) -> None:
         """Close the connection; cursors of other threads close with it."""

@@ -276,3 +276,12 @@ def test_observers_hear_each_run_start_and_end(ip, sql):
     assert heard[1].rows_inserted == 1
     assert heard[3].error_type == "ModeError"
     assert heard[0].run_id == heard[1].run_id
+
+
+def test_use_moves_where_unqualified_targets_land(sql, con):
+    sql("CREATE TABLE t MODE REPLACE AS SELECT 1 AS a")
+    sql("CREATE SCHEMA other; USE other")
+    sql("CREATE TABLE t MODE REPLACE AS SELECT 2 AS a")
+    sql("USE main")
+    assert con.execute("SELECT a FROM main.t").fetchall() == [(1,)]
+    assert con.execute("SELECT a FROM other.t").fetchall() == [(2,)]
