@@ -9,6 +9,7 @@ buffer cache and the settings; each side writes its own, identical target table.
 from __future__ import annotations
 
 import contextlib
+import os
 import cProfile
 import datetime as dt
 import io
@@ -592,6 +593,9 @@ def run_case(
     shutil.copyfile(base_db, path)
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "sqlflow_magic")
+    # modes.py --profile-runs off: measure the modes without the per-run quality profile.
+    if os.environ.get("SQLFLOW_BENCH_PROFILE_RUNS", "on") == "off":
+        shell.run_line_magic("config", "SqlflowMagics.profile_runs = False")
     with contextlib.redirect_stdout(io.StringIO()):
         shell.run_line_magic("sqlflow", f"connect {path}")
     con = active_magics().session.connection()

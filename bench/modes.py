@@ -96,6 +96,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="benchmark sqlflow_magic as committed at git REV (e.g. HEAD), extracted with "
         "git archive, instead of the installed working tree (which may be mid-edit)",
     )
+    parser.add_argument(
+        "--profile-runs",
+        choices=("on", "off"),
+        default="on",
+        help="the per-run quality profile (on by default, as for users); off measures the "
+        "modes alone",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     return parser.parse_args(argv)
 
@@ -237,6 +244,7 @@ def _print_table(results: list[dict[str, object]], title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    os.environ["SQLFLOW_BENCH_PROFILE_RUNS"] = args.profile_runs  # read by the spawned cases
     chosen = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(chosen) - set(cases.CASES))
     if unknown:

@@ -22,9 +22,11 @@ class RunSummary(Mapping[str, object]):
     much as a small incremental run's own bookkeeping.
     """
 
-    def __init__(self, row: dict[str, object]) -> None:
+    def __init__(self, row: dict[str, object], profile=None, target: str = "") -> None:
         self._row = row
         self._frame = None
+        self.profile = profile  # the quality profile of the rows the run wrote, if any
+        self._target = target
 
     def __getitem__(self, column: str) -> object:
         return self._row[column]
@@ -50,10 +52,21 @@ class RunSummary(Mapping[str, object]):
         return self._frame
 
     def _repr_html_(self) -> str:
-        return self.to_pandas()._repr_html_()
+        html = self.to_pandas()._repr_html_()
+        if self.profile is None:
+            return html
+        from sqlflow_magic.render.quality_view import profile_html
+
+        # The profile of the rows written, folded away under its one-line headline.
+        title = f"Quality of the rows this run wrote to {self._target}"
+        return (
+            f"{html}<details><summary>{_quality_line(self.profile)}</summary>"
+            f"{profile_html(self.profile, title)}</details>"
+        )
 
     def __repr__(self) -> str:
-        return repr(self.to_pandas())
+        text = repr(self.to_pandas())
+        return text if self.profile is None else f"{text}\n{_quality_line(self.profile)}"
 
 
 def summary_frame(result: RunResult) -> RunSummary:
@@ -82,10 +95,27 @@ def summary_frame(result: RunResult) -> RunSummary:
     if window is None:  # the window, watermark and left-out rows exist for INCREMENTAL only
         for name in _INCREMENTAL_ONLY:
             del row[name]
-    return RunSummary(row)
+    if result.profile is not None:
+        row["quality"] = result.profile.overall
+    return RunSummary(row, result.profile, result.target)
 
 
 _INCREMENTAL_ONLY = ("left_out", "window_start", "window_end", "watermark")
+
+
+def _quality_line(profile) -> str:
+    """``quality 72/100, lowest: validity 72 (email)`` — the profile in one line."""
+    from sqlflow_magic.quality.model import title
+
+    worst = min(profile.categories, key=lambda c: c.score)
+    if worst.score >= 100:
+        return "quality 100/100: no problems found in the rows written"
+    columns = sorted({f.column for f in worst.findings if f.is_problem and f.column})
+    where = f" ({', '.join(columns[:3])})" if columns else ""
+    return (
+        f"quality {profile.overall}/100, lowest: {title(worst.category)} {worst.score}{where}"
+        " — %sqlflow quality TABLE for the whole table"
+    )
 
 
 def _rules_text(results) -> str:
