@@ -68,12 +68,12 @@ class RunProgress:
 
     Ctrl-C: while the main thread waits inside DuckDB, Python cannot raise
     KeyboardInterrupt, so the kernel would stay busy until the statement ends. With
-    ``interrupt``, the block watches for SIGINT from its thread and calls
-    ``con.interrupt()``; the statement fails with DuckDB's InterruptException and the run
-    rolls back and records the failure as for any database error. Meanwhile Python's own
-    KeyboardInterrupt is held back, so that it cannot land in the middle of that rollback;
-    if no exception ends the block (Ctrl-C came between statements), the block raises
-    KeyboardInterrupt when it ends.
+    ``interrupt``, the block watches for SIGINT from its thread: when a statement is
+    running, it calls ``con.interrupt()``; the statement fails with DuckDB's
+    InterruptException and the run rolls back and records the failure as for any
+    database error. Python's own KeyboardInterrupt for that Ctrl-C is dropped, so that it
+    cannot land in the middle of the rollback. A Ctrl-C while no statement runs raises
+    KeyboardInterrupt as usual.
     """
 
     def __init__(
@@ -97,7 +97,9 @@ class RunProgress:
         self._stop = threading.Event()
         self._signals: _SignalWatch | None = None
         self._sigint_handler: Any = None
-        self.interrupted = False  # Ctrl-C arrived during the block
+        self._decided = threading.Event()  # the thread has looked at the latest Ctrl-C
+        self._took_it = False  # ...and interrupted a running statement for it
+        self.interrupted = False  # a Ctrl-C interrupted a DuckDB statement of the block
         self._thread: threading.Thread | None = None
         self._view: _View | None = None
         self._saved: dict[str, str] = {}
@@ -112,13 +114,13 @@ class RunProgress:
     def __enter__(self) -> RunProgress:
         self._t0 = time.perf_counter()
         showing = self.delay is not None and self.frontend != "none"
-        if showing:
-            self._enable_progress()
         if self.interrupt:
             self._signals = _SignalWatch.start()
             if self._signals is not None:
                 self._sigint_handler = signal.signal(signal.SIGINT, self._on_sigint)
         if showing or self._signals is not None:
+            # Progress also tells the Ctrl-C watch whether a statement is running.
+            self._enable_progress()
             context = contextvars.copy_context()  # output from the thread goes to this cell
             self._thread = threading.Thread(
                 target=context.run, args=(self._poll,), name="sqlflow-progress", daemon=True
@@ -133,8 +135,8 @@ class RunProgress:
                 if exc_type is None and not self.interrupted:
                     self._end(f"{self.label}: done in {_seconds(self._elapsed)}", ok=True)
                 else:
-                    why = "interrupted" if self.interrupted or exc_type is KeyboardInterrupt \
-                        else "failed"  # fmt: skip
+                    interrupted = self.interrupted or exc_type is KeyboardInterrupt
+                    why = "interrupted" if interrupted else "failed"
                     self._end(f"{self.label}: {why} after {_seconds(self._elapsed)}", ok=False)
             self._restore_progress()
         finally:
@@ -142,16 +144,20 @@ class RunProgress:
             if self._signals is not None:
                 self._signals.stop()
                 self._signals = None
-            if self._sigint_handler is not None:  # last: a second Ctrl-C meanwhile is held too
+            if self._sigint_handler is not None:
                 signal.signal(signal.SIGINT, self._sigint_handler)
                 self._sigint_handler = None
-        if self.interrupted and exc_type is None:
-            raise KeyboardInterrupt
 
     def _on_sigint(self, signum, frame) -> None:
-        # Python's handler, run in the main thread once DuckDB returns: the polling thread
-        # has already interrupted the statement; only remember it (see the class doc).
-        self.interrupted = True
+        # Python's handler, run in the main thread between bytecodes. If the thread
+        # interrupted a running statement for this Ctrl-C, DuckDB's InterruptException is
+        # already on its way: drop the KeyboardInterrupt (see the class doc).
+        decided = self._decided.wait(0.2)
+        self._decided.clear()
+        if decided and self._took_it:
+            self._took_it = False
+            return
+        raise KeyboardInterrupt
 
     # -- the public surface -------------------------------------------------------------
 
@@ -214,10 +220,17 @@ class RunProgress:
     def _interrupt(self) -> None:
         # Ctrl-C reaches Python only between bytecodes, and the main thread is inside
         # DuckDB: without this the kernel stays busy until the statement ends. One
-        # interrupt per Ctrl-C: interrupting again could hit the run's ROLLBACK.
-        self.interrupted = True
-        with contextlib.suppress(Exception):
-            self.con.interrupt()
+        # interrupt per Ctrl-C, and only while a statement reports progress: a stray one
+        # could hit the run's ROLLBACK.
+        try:
+            running = float(self.con.query_progress()) >= 0
+            if running:
+                self._took_it = self.interrupted = True
+                self.con.interrupt()
+        except Exception:
+            _log.debug("cannot interrupt", exc_info=True)
+        finally:
+            self._decided.set()
 
     def _safe(self, call: Callable[..., Any], *args: Any) -> Any:
         """Run a display call; a display that fails must never fail the run."""

@@ -204,14 +204,14 @@ def test_the_users_settings_come_back(con):
 
 def test_no_delay_means_no_bar(con):
     display = FakeDisplay()
-    before = _settings(con)
     with RunProgress(con, "t", delay=None, frontend="widget", display=display) as bar:
-        assert _settings(con) == before  # progress stays off: nothing would read it
         con.execute("SELECT count(*) FROM range(100000000)").fetchall()
         bar.finish("t: done")
     assert display.log == []
+    before = _settings(con)
     with RunProgress(con, "t", delay=None, interrupt=False) as bar:
         assert _progress_threads() == []  # nothing to show, no Ctrl-C to watch: no thread
+        assert _settings(con) == before  # and DuckDB's progress stays as the user set it
 
 
 def test_the_frontend_follows_the_shell(monkeypatch):
@@ -268,17 +268,33 @@ def test_ctrl_c_interrupts_the_running_statement_at_once(con):
     assert con.execute("SELECT 42").fetchall() == [(42,)]  # the connection works on
 
 
-def test_ctrl_c_between_statements_raises_keyboardinterrupt_at_the_end():
+def test_ctrl_c_interrupts_even_without_a_bar(con):
+    press = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    safety = threading.Timer(10, con.interrupt)
+    press.start()
+    safety.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(duckdb.InterruptException), RunProgress(con, "t", delay=None):
+            con.execute(SLOW_SQL.replace("30000000000", "3000000000000")).fetchall()
+    finally:
+        press.join()
+        safety.cancel()
+    assert time.perf_counter() - started < 3
+
+
+def test_ctrl_c_while_no_statement_runs_raises_keyboardinterrupt_at_once():
     def press_ctrl_c_inside(progress: RunProgress) -> None:
         with progress:
-            os.kill(os.getpid(), signal.SIGINT)  # held back while the block runs...
-            time.sleep(0.1)
-            assert progress.interrupted
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2)  # Python code: Ctrl-C must stop it as it always does
 
-    con = ScriptedConnection([-1])
+    con = ScriptedConnection([-1])  # DuckDB idle
+    started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         press_ctrl_c_inside(RunProgress(con, "t", delay=None, interval=0.01, frontend="none"))
-    assert "<interrupt>" in con.executed  # ...and DuckDB was told, in case it was busy
+    assert time.perf_counter() - started < 1
+    assert "<interrupt>" not in con.executed  # nothing ran, nothing to interrupt
     assert _progress_threads() == []
 
 
