@@ -49,6 +49,11 @@ class RuleResult:
             return f"{self.name}: {self.detail}"
         shown = "; ".join(_row_text(r) for r in self.sample)
         rows = f" — e.g. {shown}" if shown else ""
+        if self.rule.kind is RuleKind.UNIQUE:
+            return (
+                f"{self.name}: {self.failing_rows} rows of the table share a key with others "
+                f"(checked the keys of the {self.checked_rows} rows written){rows}"
+            )
         return f"{self.name}: {self.failing_rows} of {self.checked_rows} rows fail{rows}"
 
 
@@ -117,7 +122,7 @@ def _check(engine, rule, written, target_sql, tz_columns, now, checked) -> RuleR
     if rule.kind is RuleKind.FRESH:
         return _fresh(engine, rule, target_sql, tz_columns, now)
     if rule.kind is RuleKind.UNIQUE:
-        return _unique(engine, rule, written, target_sql)
+        return _unique(engine, rule, written, target_sql, checked)
     if rule.kind is RuleKind.NOT_NULL:
         failing = " OR ".join(f"{quote(c)} IS NULL" for c in rule.columns)
     else:  # a predicate fails where it is false; NULL passes, as in a CHECK constraint
@@ -131,7 +136,7 @@ def _check(engine, rule, written, target_sql, tz_columns, now, checked) -> RuleR
     return RuleResult(rule, int(count), checked, sample)
 
 
-def _unique(engine, rule: RuleSpec, written: Query, target_sql: str) -> RuleResult:
+def _unique(engine, rule: RuleSpec, written: Query, target_sql: str, checked: int) -> RuleResult:
     cols = ", ".join(quote(c) for c in rule.columns)
     on = " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in rule.columns)
     not_null = " AND ".join(f"t.{quote(c)} IS NOT NULL" for c in rule.columns)
@@ -148,7 +153,8 @@ def _unique(engine, rule: RuleSpec, written: Query, target_sql: str) -> RuleResu
     sample = ()
     if keys:
         sample = _sample(engine, f"{duplicates} ORDER BY copies DESC", written.params)
-    return RuleResult(rule, int(total), int(total), sample)
+    # failing rows: every row of the table that shares a key the run wrote
+    return RuleResult(rule, int(total), checked, sample)
 
 
 def _fresh(engine, rule: RuleSpec, target_sql: str, tz_columns, now) -> RuleResult:
