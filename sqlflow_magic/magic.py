@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections.abc import Sequence
 
 import duckdb
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool
+from traitlets import Bool, Float, default
 
 from sqlflow_magic.engine.duckdb import DuckDBEngine
 from sqlflow_magic.engine.session import MEMORY, Session
@@ -58,6 +59,20 @@ class SqlflowMagics(Magics):
         allow_none=True,
         help="Print status/history as rich tables (default: only outside a notebook kernel).",
     ).tag(config=True)
+
+    progress_after = Float(
+        0.5,
+        allow_none=True,
+        help="Seconds a run must last before a live progress bar appears (None: never). "
+        "The environment variable SQLFLOW_PROGRESS_AFTER (seconds, or 'off') sets the default.",
+    ).tag(config=True)
+    lag_warn_after = Float(3600.0, help="Watermark lag (s) shown amber in status.").tag(config=True)
+    lag_alert_after = Float(86400.0, help="Watermark lag (s) shown red in status.").tag(config=True)
+
+    @default("progress_after")
+    def _progress_after_from_environment(self) -> float | None:
+        value = os.environ.get("SQLFLOW_PROGRESS_AFTER", "0.5")
+        return None if value.strip().lower() in ("off", "none", "") else float(value)
 
     profile_runs = Bool(
         True,
@@ -172,9 +187,7 @@ class SqlflowMagics(Magics):
         value = None
         for i, statement in enumerate(statements):
             if isinstance(statement, TransformSpec):
-                result = run_transform(
-                    statement, self.session, namespace, source, options, self.events
-                )
+                result = self._run_transform(statement, namespace, source, options)
                 for note in result.notes:
                     print(f"note: {note}")
                 for warning in result.warnings:
@@ -186,6 +199,17 @@ class SqlflowMagics(Magics):
                 fetched = self._run_plain(statement, source, namespace, options, i == last_value_at)
                 value = fetched if i == last_value_at else value
         return value
+
+    def _run_transform(self, statement: TransformSpec, namespace, source, options):
+        """One transform, with a live progress bar when it lasts (see progress_after)."""
+        from sqlflow_magic.render.progress import RunProgress, summary_line
+
+        label = f"{statement.target} {statement.mode.value}"
+        delay = None if options.dry_run else self.progress_after
+        with RunProgress(self.session.connection(), label, delay=delay) as progress:
+            result = run_transform(statement, self.session, namespace, source, options, self.events)
+            progress.finish(summary_line(result))
+        return result
 
     def _show_alerts(self) -> None:
         """Show the alerts that fired during the cell, inline, below it."""
@@ -247,14 +271,24 @@ class SqlflowMagics(Magics):
         print(f"connected to {new.path}")
 
     def _cmd_status(self, rest: Sequence[str]):
+        from datetime import timedelta
+
+        from sqlflow_magic.render.views import StatusView
+
         frame = views.status_frame(self.session.connection())
-        return self._show(frame, "sqlflow status")
+        return self._show_view(StatusView(
+            frame, warn_after=timedelta(seconds=self.lag_warn_after),
+            alert_after=timedelta(seconds=self.lag_alert_after),
+        ))  # fmt: skip
 
     def _cmd_history(self, rest: Sequence[str]):
+        from sqlflow_magic.render.views import HistoryView
+
         if len(rest) > 1:
             raise UsageError("history takes at most one TABLE", hint="%sqlflow history orders")
-        frame = views.history_frame(self.session.connection(), rest[0] if rest else None)
-        return self._show(frame, f"sqlflow history {rest[0] if rest else ''}".strip())
+        target = rest[0] if rest else None
+        frame = views.history_frame(self.session.connection(), target)
+        return self._show_view(HistoryView(frame, target))
 
     def _cmd_reset(self, rest: Sequence[str]):
         if len(rest) != 1:
@@ -304,7 +338,9 @@ class SqlflowMagics(Magics):
         if rest:
             print(self.observers.metrics.exposition(), end="")
             return None
-        return self._show(self.observers.metrics.snapshot(), "sqlflow metrics")
+        from sqlflow_magic.render.views import MetricsView
+
+        return self._show_view(MetricsView(self.observers.metrics.snapshot()))
 
     def _cmd_serve_metrics(self, rest: Sequence[str]):
         if rest == ["stop"]:
@@ -354,6 +390,13 @@ class SqlflowMagics(Magics):
     def _in_terminal(self) -> bool:
         in_kernel = getattr(self.shell, "kernel", None) is not None
         return bool(self.rich_tables or (self.rich_tables is None and not in_kernel))
+
+    def _show_view(self, view):
+        """A view object in a notebook; printed as a rich table in a terminal."""
+        if self._in_terminal():
+            view.print_rich()
+            return None
+        return view
 
     def _show(self, frame, title: str):
         if self._in_terminal():

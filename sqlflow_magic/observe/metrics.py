@@ -248,7 +248,22 @@ class MetricsRegistry:
                 }
             if "runs" not in present:
                 return 0
+            if "quality_profiles" in present:
+                self._load_quality(con)
             return self._load_runs(con, "rule_results" in present)
+
+    def _load_quality(self, con) -> None:
+        """The scores of each target's latest run profile (whole-table ones are reports)."""
+        from sqlflow_magic.quality.model import CATEGORIES
+
+        columns = ", ".join(CATEGORIES)
+        rows = con.execute(
+            f'SELECT target, {columns} FROM sqlflow.quality_profiles WHERE NOT "full" '
+            "QUALIFY row_number() OVER (PARTITION BY target ORDER BY profiled_at DESC) = 1"
+        ).fetchall()
+        for target, *scores in rows:
+            for category, score in zip(CATEGORIES, scores, strict=True):
+                self._quality[(target, category)] = float(score)
 
     def _load_runs(self, con, with_rules: bool) -> int:
         finished = "(SELECT * FROM sqlflow.runs WHERE status IN ('success', 'failed'))"

@@ -14,9 +14,7 @@ from sqlflow_magic.quality.profile import compare_profiles, profile_relation
 from sqlflow_magic.state.store import StateStore
 
 
-def profile_table(
-    session: Session, parts: Sequence[str]
-) -> tuple[TableRef, Profile, list[str]]:
+def profile_table(session: Session, parts: Sequence[str]) -> tuple[TableRef, Profile, list[str]]:
     """Profile every row of a table and say what changed since its last recorded profile.
 
     The new profile is recorded (run id ``quality-...``) so the next call compares with it.

@@ -226,7 +226,7 @@ class StateStore:
             f"INSERT INTO {self.schema}.quality_profiles VALUES ($r, $t, $at, $full, $rows, "
             + ", ".join(f"${c}" for c in CATEGORIES)
             + ", $json)",
-            {"r": run_id, "t": target, "at": profile.profiled_at, "full": profile.full,
+            {"r": run_id, "t": target, "at": utcnow(), "full": profile.full,
              "rows": profile.rows, "json": profile.to_json(), **scores},
         )  # fmt: skip
 

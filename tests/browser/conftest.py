@@ -99,7 +99,8 @@ def lab(tmp_path_factory):
     log = ARTIFACTS / "lab.log"
     port = _free_port()
     env = {
-        **os.environ,
+        # the root conftest turns the progress bar off for nbval; the lab shows it
+        **{k: v for k, v in os.environ.items() if k != "SQLFLOW_PROGRESS_AFTER"},
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
         "JUPYTER_RUNTIME_DIR": str(runtime),

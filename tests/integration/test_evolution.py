@@ -132,4 +132,6 @@ def test_changes_are_recorded_with_their_run_and_shown_in_history(ip, sql, con):
     ]
     ip.run_line_magic("config", "SqlflowMagics.rich_tables = False")
     history = ip.run_line_magic("sqlflow", "history t")
-    assert history.loc[0, "schema_changes"] == "added note VARCHAR; widened v INTEGER -> BIGINT"
+    assert history.frame.loc[0, "schema_changes"] == (
+        "added note VARCHAR; widened v INTEGER -> BIGINT"
+    )

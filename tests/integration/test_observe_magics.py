@@ -60,7 +60,7 @@ def test_prometheus_text_matches_the_state_tables(ip, runs, capsys):
 
 
 def test_metrics_view_is_a_table_of_metric_labels_value(ip, runs):
-    frame = ip.run_line_magic("sqlflow", "metrics")
+    frame = ip.run_line_magic("sqlflow", "metrics").frame
     assert list(frame.columns) == ["metric", "labels", "value"]
     assert (frame["metric"] == "sqlflow_runs_total").any()
 

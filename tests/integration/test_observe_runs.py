@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlflow_magic.observe.events import RunEvent
 from sqlflow_magic.observe.metrics import MetricsRegistry, epoch
 from sqlflow_magic.observe.observers import Observers
+from sqlflow_magic.quality.model import CATEGORIES
 
 END_1 = "--end '2025-03-01 03:00:00'"
 END_2 = "--end '2025-03-01 06:00:00'"
@@ -190,20 +191,24 @@ def test_events_rebuilt_from_the_runs_table_and_load_from_state_agree(ip, sql, c
 
     # 1. Feed RunEvents made from sqlflow.runs rows read back with plain SQL.
     rebuilt = MetricsRegistry(clock=observers.metrics.clock)
+    categories = ", ".join(f"p.{c}" for c in CATEGORIES)
     for row in con.execute(
-        "SELECT r.run_id, target, mode, status, started_at, duration_s, rows_inserted, "
+        "SELECT r.run_id, r.target, mode, status, started_at, duration_s, rows_inserted, "
         "rows_updated, rows_deleted, watermark_after, "
         "(SELECT count(*) FROM sqlflow.rule_results q WHERE q.run_id = r.run_id AND passed), "
         "(SELECT count(*) FROM sqlflow.rule_results q WHERE q.run_id = r.run_id "
         " AND NOT passed AND severity = 'warn'), "
         "(SELECT count(*) FROM sqlflow.rule_results q WHERE q.run_id = r.run_id "
-        " AND NOT passed AND severity = 'error') "
-        "FROM sqlflow.runs r WHERE status IN ('success', 'failed') ORDER BY started_at"
+        f" AND NOT passed AND severity = 'error'), p.run_id IS NOT NULL, {categories} "
+        "FROM sqlflow.runs r LEFT JOIN sqlflow.quality_profiles p USING (run_id) "
+        "WHERE status IN ('success', 'failed') ORDER BY started_at"
     ).fetchall():
+        scores = dict(zip(CATEGORIES, row[14:], strict=True)) if row[13] else {}
         rebuilt(RunEvent(
             run_id=row[0], target=row[1], mode=row[2], status=row[3], started_at=row[4],
             duration_s=row[5], rows_inserted=row[6], rows_updated=row[7], rows_deleted=row[8],
             watermark=row[9], rules_passed=row[10], rules_warned=row[11], rules_failed=row[12],
+            quality_scores=scores,
         ))  # fmt: skip
     # 2. Rebuild from the state tables, as after a restart.
     loaded = MetricsRegistry(clock=observers.metrics.clock)
