@@ -138,6 +138,11 @@ def run_transform(
         except SqlflowError as err:
             failure = err
             raise
+        except duckdb.InterruptException as err:
+            failure = SqlflowError(
+                "the run was interrupted", hint="nothing was changed; run the cell again"
+            )
+            raise failure from err
         except duckdb.Error as err:
             failure = _database_error(err, spec)
             raise failure from err

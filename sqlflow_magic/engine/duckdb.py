@@ -108,9 +108,21 @@ class DuckDBEngine:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._rollback()
             raise
         self.con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # A second Ctrl-C can land inside the ROLLBACK itself: try again rather than leave
+        # the connection in an aborted transaction.
+        for _ in range(3):
+            try:
+                self.con.execute("ROLLBACK")
+                return
+            except duckdb.TransactionException:
+                return  # DuckDB already ended the transaction
+            except KeyboardInterrupt:
+                continue
 
     # -- names and shapes ----------------------------------------------------------------
 
