@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Sequence
 
 import duckdb
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, default
 
 from sqlflow_magic.engine.duckdb import DuckDBEngine
@@ -103,7 +103,8 @@ class SqlflowMagics(Magics):
             self._session = Session(MEMORY)
         return self._session
 
-    @no_var_expand  # {label} in alert rules and $name in SQL are ours, not IPython's
+    # IPython expands $name and {name} in the line, as for any magic: `%sqlflow connect $path`
+    # works. An alert rule's {label='value'} is not a Python expression, so it stays as written.
     @line_cell_magic
     def sqlflow(self, line: str, cell: str | None = None):
         """Run SQL and transforms over the kernel's DuckDB connection.
