@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text()
     "option",
     ["-o NAME", "--dry-run", "--start", "--end", "%sqlflow connect", "%sqlflow status",
      "%sqlflow history", "%sqlflow reset", "%sqlflow metrics", "%sqlflow serve-metrics",
-     "%sqlflow alert add", "%sqlflow log", "make demo", "make test"],
+     "%sqlflow alert add", "%sqlflow log", "%sqlflow quality", "make demo", "make test"],
 )  # fmt: skip
 def test_every_option_is_in_the_readme(option):
     assert option in README
