@@ -275,7 +275,10 @@ def test_ctrl_c_interrupts_even_without_a_bar(con):
     safety.start()
     started = time.perf_counter()
     try:
-        with pytest.raises(duckdb.InterruptException), RunProgress(con, "t", delay=None):
+        # frontend "terminal": someone is watching, as in IPython at a terminal
+        with pytest.raises(duckdb.InterruptException), RunProgress(
+            con, "t", delay=None, frontend="terminal"
+        ):
             con.execute(SLOW_SQL.replace("30000000000", "3000000000000")).fetchall()
     finally:
         press.join()
