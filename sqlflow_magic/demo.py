@@ -29,8 +29,6 @@ def _run(shell, source: str, console) -> None:
     """Run one notebook cell: Python silently, SQL with its value shown as a table."""
     from rich.syntax import Syntax
 
-    from sqlflow_magic.render.tables import print_rich
-
     stripped = source.strip()
     if stripped.startswith("%load_ext"):
         return  # loaded already, on the demo's database
@@ -45,8 +43,25 @@ def _run(shell, source: str, console) -> None:
     else:
         name, _, line = first.lstrip("%").partition(" ")
         value = shell.run_line_magic(name, line)
-    if value is not None:
+    _show(value, console)
+
+
+def _show(value, console) -> None:
+    """A cell's value as the terminal shows it: views print themselves, frames as tables."""
+    from sqlflow_magic.render.tables import print_rich
+
+    if value is None:
+        return
+    if hasattr(value, "print_rich"):  # status, history, metrics views
+        value.print_rich()
+    elif hasattr(value, "to_pandas"):  # a transform's RunSummary
+        print_rich(value.to_pandas(), "")
+        if getattr(value, "profile", None) is not None:
+            console.print(repr(value).splitlines()[-1], markup=False)
+    elif hasattr(value, "columns"):  # a query's DataFrame
         print_rich(value, "")
+    else:
+        console.print(repr(value), markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     con = active_magics().session.connection()
     console.rule("[bold]what it built")
     print_rich(views.status_frame(con), "transforms (%sqlflow status)")
-    tables = con.execute(
-        "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows "
-        "FROM duckdb_tables() WHERE schema_name <> 'sqlflow' ORDER BY 1"
-    ).df()
+    import pandas as pd
+
+    from sqlflow_magic.syntax.names import quote
+
+    names = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name <> 'sqlflow' "
+        "AND database_name = current_database() ORDER BY ALL"
+    ).fetchall()
+    # count(*), not duckdb_tables().estimated_size: that one still counts deleted rows
+    tables = pd.DataFrame(
+        [
+            (f"{schema}.{name}",
+             con.execute(f"SELECT count(*) FROM {quote(schema)}.{quote(name)}").fetchone()[0])
+            for schema, name in names
+        ],
+        columns=["table", "rows"],
+    )  # fmt: skip
     print_rich(tables, "tables")
     console.print(f"Database: {db}  (open it with duckdb, or %sqlflow connect {db})")
     return 0
