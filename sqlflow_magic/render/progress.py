@@ -111,8 +111,19 @@ class RunProgress:
 
     # -- context manager ----------------------------------------------------------------
 
+    # Bars open on the main thread: a RunProgress inside another (a run inside a cell that
+    # shows its own bar) leaves the outer one in charge, so one Ctrl-C is handled once.
+    _open = 0
+
     def __enter__(self) -> RunProgress:
         self._t0 = time.perf_counter()
+        self._nested = threading.current_thread() is threading.main_thread() and (
+            RunProgress._open > 0
+        )
+        if self._nested:
+            self.frontend = "none"
+        elif threading.current_thread() is threading.main_thread():
+            RunProgress._open += 1
         showing = self.delay is not None and self.frontend != "none"
         # Ctrl-C (or a kernel's stop button) does not reach a running DuckDB statement on
         # its own: watch for it wherever someone is watching. A script or a test ("none")
@@ -144,6 +155,8 @@ class RunProgress:
             self._restore_progress()
         finally:
             self.finished = True
+            if threading.current_thread() is threading.main_thread() and not self._nested:
+                RunProgress._open -= 1
             if self._signals is not None:
                 self._signals.stop()
                 self._signals = None

@@ -276,8 +276,9 @@ def test_ctrl_c_interrupts_even_without_a_bar(con):
     started = time.perf_counter()
     try:
         # frontend "terminal": someone is watching, as in IPython at a terminal
-        with pytest.raises(duckdb.InterruptException), RunProgress(
-            con, "t", delay=None, frontend="terminal"
+        with (
+            pytest.raises(duckdb.InterruptException),
+            RunProgress(con, "t", delay=None, frontend="terminal"),
         ):
             con.execute(SLOW_SQL.replace("30000000000", "3000000000000")).fetchall()
     finally:
@@ -306,3 +307,19 @@ def test_interrupt_can_be_turned_off():
     with RunProgress(ScriptedConnection([-1]), "t", frontend="none", interrupt=False):
         assert signal.getsignal(signal.SIGINT) is handler
         assert _progress_threads() == []
+
+
+def test_a_bar_inside_a_bar_leaves_the_outer_one_in_charge():
+    # A cell that wraps a %%sqlflow call in its own RunProgress: one bar, one Ctrl-C watch.
+    con = ScriptedConnection([-1, 40, 40, -1])
+    outer_display, inner_display = FakeDisplay(), FakeDisplay()
+    with RunProgress(con, "outer", delay=0.02, interval=0.01, frontend="html",
+                     display=outer_display):  # fmt: skip
+        with RunProgress(con, "inner", delay=0.02, interval=0.01, frontend="html",
+                         display=inner_display) as inner:  # fmt: skip
+            time.sleep(0.15)
+            inner.finish("inner done")
+        assert inner.frontend == "none"
+    assert inner_display.log == []
+    assert outer_display.log
+    assert RunProgress._open == 0
