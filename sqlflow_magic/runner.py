@@ -174,8 +174,7 @@ def _run(
     window = lookback = None
     notes: list[str] = []
     if spec.mode is Mode.INCREMENTAL:
-        probe = _bind(spec, None, namespace, source, Window(None, started))
-        lookback = plan_lookback(spec, source, probe.sql, DuckDBTime(engine.con))
+        lookback = plan_lookback(spec, source, _query_text(spec), DuckDBTime(engine.con))
     state = _read_state(store, table, options, lookback)
     watermark = state.watermark
     if spec.mode is Mode.INCREMENTAL:
@@ -188,7 +187,7 @@ def _run(
                 f"{table.key} reads its whole source on every run: filter it with "
                 f"WHERE <time> > @start_dt AND <time> <= @end_dt to read only the window"
             )
-    query = _bind(spec, window, namespace, source, window)
+    query = _bind(spec, namespace, source, window)
     columns = tuple(engine.query_columns(query))
     _check_columns(spec, columns, source, engine)
     check_rule_columns(spec.rules, columns, source, table.key)
@@ -378,23 +377,27 @@ def _read_state(
     return store.read(table.key, lookback)
 
 
-def _bind(
-    spec: TransformSpec,
-    window: Window | None,
-    namespace: Mapping[str, object],
-    source: CellSource,
-    macro_window: Window | None,
-) -> Query:
-    """The query text with @macros swapped for typed parameters, and every value bound."""
+def _query_text(spec: TransformSpec) -> str:
+    """The query text with @macros swapped for casts of typed parameters."""
     text = spec.query.text
-    params = bind_variables(spec.query.macros, namespace, source, spec.query.offset)
     macros = [m for m in spec.query.macros if not m.is_variable]
     for use in sorted(macros, key=lambda m: m.offset, reverse=True):
         text = text[: use.offset] + _MACRO_SQL[use.name] + text[use.offset + use.length :]
-    if macros and macro_window is not None:
-        params["sqlflow_start"] = macro_window.start or "-infinity"
-        params["sqlflow_end"] = macro_window.end
-    return Query(text, params)
+    return text
+
+
+def _bind(
+    spec: TransformSpec,
+    namespace: Mapping[str, object],
+    source: CellSource,
+    window: Window | None,
+) -> Query:
+    """The query ready to run: macros as typed parameters, every value bound."""
+    params = bind_variables(spec.query.macros, namespace, source, spec.query.offset)
+    if window is not None and any(not m.is_variable for m in spec.query.macros):
+        params["sqlflow_start"] = window.start or "-infinity"
+        params["sqlflow_end"] = window.end
+    return Query(_query_text(spec), params)
 
 
 def _check_columns(

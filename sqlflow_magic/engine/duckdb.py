@@ -319,7 +319,7 @@ class DuckDBEngine:
             f"SELECT count(*), count(*) FILTER (WHERE {inside}), {newest_sql} FROM {staged.name}",
             params,
         )[0]
-        return WindowStats(int(rows_in), int(rows_inside), _as_naive_utc(newest))
+        return WindowStats(int(rows_in), int(rows_inside), as_naive_utc(newest))
 
     def _newest_sql(self, column: str, aggregate: str, filter_sql: str) -> str:
         # The newest value comes back as a naive UTC TIMESTAMP whatever the column's type.
@@ -362,21 +362,11 @@ class DuckDBEngine:
             return 0, 0, None
         newest = self.read(f"SELECT {self._newest_sql(column, 'max', '')} FROM "
                            f"{self.table_sql(table)}")[0][0]  # fmt: skip
-        return rows_in, left_out, _as_naive_utc(newest)
+        return rows_in, left_out, as_naive_utc(newest)
 
     def scan_table(self, table: TableRef) -> Query:
         """A query over every row of ``table``."""
         return Query(f"SELECT * FROM {self.table_sql(table)}")
-
-    def create_from_window(
-        self, table: TableRef, staged: Staged, column: str, window: Window
-    ) -> int:
-        """Create ``table`` from the batch's rows inside the window."""
-        inside, params = self._window_filter(column, window)
-        return self._write(
-            f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name} WHERE {inside}",
-            params,
-        )
 
     def _window_filter(self, column: str, window: Window) -> tuple[str, dict[str, object]]:
         # Bounds are UTC timestamps. For a TIMESTAMPTZ column they are read as UTC instants
@@ -406,7 +396,7 @@ class DuckDBEngine:
         return column.lower() in self._tz_columns
 
 
-def _as_naive_utc(value: object):
+def as_naive_utc(value: object) -> dt.datetime | None:
     """A time value from DuckDB as a naive UTC datetime (DATE becomes midnight)."""
     import datetime as dt
 

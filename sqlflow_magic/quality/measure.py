@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from sqlflow_magic.engine.base import TableRef
-from sqlflow_magic.engine.duckdb import DuckDBEngine, _as_naive_utc
+from sqlflow_magic.engine.duckdb import DuckDBEngine, as_naive_utc
 from sqlflow_magic.quality.formats import (
     FORMATS,
     FUTURE_WORDS,
@@ -505,7 +505,7 @@ def _ask_orphans(
 def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
     # min and max of a time column come back as date or datetime; the newest as a naive
     # UTC datetime (DATE as its midnight), as the engine reads a window's newest value.
-    newest = _as_naive_utc(col.max)
+    newest = as_naive_utc(col.max)
     if newest is None:
         return False
     fresh = col.name in m.freshness_columns
@@ -515,7 +515,7 @@ def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
     utc = _utc_sql(col)
     if fresh:
         q.add(f"max(CASE WHEN isfinite({col.sql}) AND {utc} <= $sqlflow_now THEN {utc} END)",
-              _setter(col, "newest", _as_naive_utc))  # fmt: skip
+              _setter(col, "newest", as_naive_utc))  # fmt: skip
     if newest > m.now + FUTURE_SLACK and not FUTURE_WORDS.intersection(name_words(col.name)):
         slack = f"INTERVAL {int(FUTURE_SLACK.total_seconds())} SECOND"
         q.add(f"count_if(isfinite({col.sql}) AND {utc} > $sqlflow_now + {slack})",

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlflow_magic.engine.base import Column, Query
-from sqlflow_magic.observe.redact import redact_mapping
 from sqlflow_magic.errors import ModeError, SqlflowError
+from sqlflow_magic.observe.redact import redact_mapping
+from sqlflow_magic.quality.recommend import age_words
 from sqlflow_magic.syntax.names import fold, quote
 from sqlflow_magic.syntax.source import CellSource
 from sqlflow_magic.syntax.spec import RuleKind, RuleSpec
@@ -170,7 +171,7 @@ def _fresh(engine, rule: RuleSpec, target_sql: str, tz_columns, now) -> RuleResu
     if value is None:
         detail = f"{column} has no values at all (expected within {rule.within})"
     else:
-        detail = f"the newest {column} is {value} UTC, {_age(now - value)} before now"
+        detail = f"the newest {column} is {value} UTC, {age_words(now - value)} before now"
     return RuleResult(rule, int(bool(stale)), 1, (), detail)
 
 
@@ -184,10 +185,3 @@ def _row_text(row: dict[str, object]) -> str:
     # Offending rows reach messages and state tables: personal values are redacted first.
     shown = redact_mapping(dict(list(row.items())[:6]))
     return "(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
-
-
-def _age(delta: dt.timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    if hours < 48:
-        return f"{hours:.1f} hours"
-    return f"{hours / 24:.1f} days"
