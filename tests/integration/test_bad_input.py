@@ -174,3 +174,28 @@ def test_line_magic_usage_errors(ip):
         ip.run_line_magic("sqlflow", "stats")
     with pytest.raises(SqlflowError, match="not a sqlflow transform"):
         ip.run_line_magic("sqlflow", "reset src")
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("log /nonexistent/dir/x.jsonl", "cannot open the run log"),
+        ("serve-metrics abc", "PORT"),
+        ("quality", "needs one TABLE"),
+        ("quality no_such_table", "no table no_such_table"),
+        ("connect /nonexistent/dir/x.duckdb", "cannot open"),
+        ("alert remove nope", "no alert named"),
+        ("history a b", "at most one TABLE"),
+        ("metrics --bad", "--prometheus"),
+    ],
+)
+def test_line_magic_bad_input_is_explained_and_keeps_the_database(ip, con, line, fragment):
+    con.execute("CREATE TABLE keep AS SELECT 1 AS a")
+    with pytest.raises(SqlflowError) as info:
+        ip.run_line_magic("sqlflow", line)
+    assert fragment in str(info.value)
+    assert info.value.hint
+    # still connected to the same database, with its data
+    from sqlflow_magic.magic import active_magics
+
+    assert active_magics().session.connection().execute("SELECT a FROM keep").fetchall() == [(1,)]
