@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lab_page import KERNEL_TIMEOUT_MS, open_notebook
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 QUICKSTART = REPO / "notebooks" / "01_quickstart.ipynb"
-KERNEL_TIMEOUT_MS = 90_000
 RUN_ALL_TIMEOUT_MS = 240_000
 TRANSFORM_RE = re.compile(
     r"CREATE\s+TABLE\s+((?:\"[^\"]+\"|[\w$]+)(?:\s*\.\s*(?:\"[^\"]+\"|[\w$]+))*)\s+MODE\s+(\w+)",
@@ -86,21 +86,6 @@ def _notebook_under_test(lab) -> tuple[str, bool]:
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-def _open(page: Page, lab, name: str) -> Locator:
-    """Open a notebook in a fresh workspace and wait until its kernel really is connected."""
-    page.goto(f"{lab.url}/lab/workspaces/{Path(name).stem}/tree/{name}?reset")
-    nb = page.locator(".jp-NotebookPanel").first
-    # The idle indicator shows before the kernel connects; a cell run then would be
-    # silently dropped. The enabled debugger button is the signal galata uses (pitfall 7).
-    expect(nb.locator(".jp-DebuggerBugButton[aria-disabled='false']")).to_be_attached(
-        timeout=KERNEL_TIMEOUT_MS
-    )
-    expect(nb.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(
-        timeout=KERNEL_TIMEOUT_MS
-    )
-    return nb
 
 
 def _menu(page: Page, menu: str, item: str) -> None:
@@ -212,7 +197,7 @@ def test_notebook_runs_in_lab_with_highlighting_and_panel(lab, page: Page):
     expected = _expected_transforms(source_nb)
     assert expected, f"{name} has no transform to show in the panel"
 
-    nb = _open(page, lab, name)
+    nb = open_notebook(page, lab, name)
     code_cells = nb.locator(".jp-Notebook .jp-CodeCell")
     n_code = sum(c.cell_type == "code" for c in source_nb.cells)
     expect(code_cells).to_have_count(n_code)
@@ -330,7 +315,7 @@ def test_notebook_runs_in_lab_with_highlighting_and_panel(lab, page: Page):
 
 def test_typing_the_magic_switches_the_cell_to_sql_and_back(lab, page: Page):
     lab.add_notebook(name="typing.ipynb", nb=_new_notebook([""]))
-    nb = _open(page, lab, "typing.ipynb")
+    nb = open_notebook(page, lab, "typing.ipynb")
     cell = nb.locator(".jp-Notebook .jp-CodeCell").first
     content = cell.locator(".cm-content")
     content.click()
@@ -362,7 +347,7 @@ def test_typing_the_magic_switches_the_cell_to_sql_and_back(lab, page: Page):
 def test_panel_follows_load_ext_and_kernel_restart(lab, page: Page):
     cells = ["import sys\nprint('sqlflow_magic' in sys.modules)", "%load_ext sqlflow_magic"]
     lab.add_notebook(name="plain.ipynb", nb=_new_notebook(cells))
-    nb = _open(page, lab, "plain.ipynb")
+    nb = open_notebook(page, lab, "plain.ipynb")
     panel = _open_panel(page)
     message = panel.locator(".jp-SqlflowPanel-message.jp-mod-not-loaded")
     expect(message).to_contain_text("not loaded")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from lab_page import open_notebook
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,6 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 NAME = "sqlflow_views.ipynb"
-KERNEL_TIMEOUT_MS = 90_000
 CELL_TIMEOUT_MS = 120_000
 
 SETUP = """\
@@ -97,19 +97,6 @@ def _notebook() -> nbformat.NotebookNode:
     return nb
 
 
-def _open(page: Page, lab) -> Locator:
-    page.goto(f"{lab.url}/lab/workspaces/views/tree/{NAME}?reset")
-    nb = page.locator(".jp-NotebookPanel").first
-    # The kernel is connected once the debugger button is enabled (recipe pitfall 7).
-    expect(nb.locator(".jp-DebuggerBugButton[aria-disabled='false']")).to_be_attached(
-        timeout=KERNEL_TIMEOUT_MS
-    )
-    expect(nb.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(
-        timeout=KERNEL_TIMEOUT_MS
-    )
-    return nb
-
-
 def _start(page: Page, cell: Locator) -> None:
     cell.locator(".cm-content").click()
     expect(cell.locator(".cm-editor")).to_have_class(re.compile(r"\bcm-focused\b"))
@@ -141,7 +128,7 @@ def test_views_and_progress_render_in_lab(lab, page: Page):
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     lab.add_notebook(name=NAME, nb=_notebook())
-    nb = _open(page, lab)
+    nb = open_notebook(page, lab, NAME, "views")
     cells = nb.locator(".jp-CodeCell")
     _run(page, cells.nth(0))
     expect(_run(page, cells.nth(1))).to_contain_text("DatabaseError")
