@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from sqlflow_magic.engine.session import MEMORY, Session
 from sqlflow_magic.errors import DatabaseError, SqlflowError, UsageError, database_error
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvents
+from sqlflow_magic.render.progress import forget_progress_settings
 from sqlflow_magic.render.tables import print_rich, summary_frame
 from sqlflow_magic.runner import RunOptions, run_transform
 from sqlflow_magic.state import views
@@ -41,6 +43,7 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"usage: {self.format_usage().strip()}")
 
 
+@functools.cache  # parse_args keeps no state: one parser serves every cell
 def _cell_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="%%sqlflow", add_help=False)
     parser.add_argument("-o", "--output", metavar="NAME", help="store the value in NAME")
@@ -234,7 +237,10 @@ class SqlflowMagics(Magics):
         con = self.session.connection()
         try:
             with frames_registered(con, st.names, namespace):
-                self.session.forget_place(st.text.split(None, 1)[0])
+                word = st.text.split(None, 1)[0]
+                self.session.forget_after(word)
+                if word.upper() in ("SET", "RESET"):
+                    forget_progress_settings(con)
                 cursor = con.execute(st.text, params or None)
                 return cursor.df() if fetch and cursor.description else None
         except duckdb.Error as err:

@@ -8,6 +8,7 @@ own, as a failed run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import difflib
 import logging
@@ -85,6 +86,8 @@ class RunResult:
     notes: tuple[str, ...] = field(default=())
     rule_results: tuple[RuleResult, ...] = ()
     profile: object | None = None  # quality.model.Profile of the rows written
+    # (mode, keys, time column, lookback, text) as recorded in sqlflow.transforms
+    definition: tuple | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -130,11 +133,18 @@ def run_transform(
         emit = events.emit if events is not None and not options.dry_run else _ignore
         emit(RunEvent(run_id, table.key, spec.mode.value, "started", started))
         failure: SqlflowError | None = None
+        # What this kernel last committed as the target's definition: a run that finds
+        # it unchanged need not read it back (see Session.definitions).
+        remembered_at = (table.catalog.lower(), fold(table.key))
+        known = session.definitions.get(remembered_at)
         try:
             with frames_registered(con, spec.names, namespace), engine.transaction():
                 result = _run(
-                    spec, table, engine, store, namespace, source, options, run_id, started
-                )
+                    spec, table, engine, store, namespace, source, options, run_id, started,
+                    known,
+                )  # fmt: skip
+            if result.definition is not None:
+                session.definitions[remembered_at] = result.definition
         except SqlflowError as err:
             failure = err
             raise
@@ -168,6 +178,7 @@ def _run(
     options: RunOptions,
     run_id: str,
     started: dt.datetime,
+    known_definition: tuple | None = None,
 ) -> RunResult:
     clock = time.perf_counter()
     table, table_columns = _existing_columns(engine, spec, table, source)
@@ -175,7 +186,7 @@ def _run(
     notes: list[str] = []
     if spec.mode is Mode.INCREMENTAL:
         lookback = plan_lookback(spec, source, _query_text(spec), DuckDBTime(engine.con))
-    state = _read_state(store, table, options, lookback)
+    state = _read_state(store, table, options, lookback, spec, known_definition)
     watermark = state.watermark
     if spec.mode is Mode.INCREMENTAL:
         window = compute_window(
@@ -212,17 +223,18 @@ def _run(
     if outcome.staged is not None:
         engine.drop_staged(outcome.staged)
     watermark_after = watermark
-    if outcome.newest is not None and (watermark is None or outcome.newest > watermark):
-        watermark_after = outcome.newest
     duration = time.perf_counter() - clock
+    definition = None
     if not options.dry_run:
         definition = (spec.mode.value, spec.keys, spec.time_column, lookback, spec.source)
         store.save_transform(table.key, definition, state.definition)
-        if spec.mode is Mode.INCREMENTAL and watermark_after != watermark:
-            store.set_watermark(
-                table.key, spec.time_column or "", watermark_after, run_id,
+        if spec.mode is Mode.INCREMENTAL and outcome.newest is not None:
+            newest = outcome.newest
+            moved = store.advance_watermark(
+                table.key, spec.time_column or "", (newest.sql, newest.params), run_id,
                 exists=state.has_watermark_row,
             )  # fmt: skip
+            watermark_after = moved if moved is not None else watermark
         store.record_schema_changes(run_id, table.key, outcome.schema_changes)
         if profile is not None:
             store.record_profile(run_id, table.key, profile)
@@ -254,7 +266,7 @@ def _run(
         watermark_before=watermark, watermark_after=watermark_after,
         planned=tuple(engine.planned()), notes=tuple(notes),
         rule_results=tuple(rule_results),
-        profile=profile,
+        profile=profile, definition=definition,
     )  # fmt: skip
 
 
@@ -363,7 +375,12 @@ def _existing_columns(
 
 
 def _read_state(
-    store: StateStore, table: TableRef, options: RunOptions, lookback: str | None
+    store: StateStore,
+    table: TableRef,
+    options: RunOptions,
+    lookback: str | None,
+    spec: TransformSpec,
+    known_definition: tuple | None,
 ) -> TargetState:
     if (
         options.dry_run
@@ -374,7 +391,15 @@ def _read_state(
         ).fetchall()
     ):
         return TargetState(None, None, False)  # a dry run creates nothing, state included
-    return store.read(table.key, lookback)
+    # Only INCREMENTAL has a watermark; the other modes report none.
+    state = store.read(
+        table.key, lookback,
+        definition=known_definition is None,
+        watermark=spec.mode is Mode.INCREMENTAL,
+    )  # fmt: skip
+    if known_definition is not None:
+        return dataclasses.replace(state, definition=known_definition)
+    return state
 
 
 def _query_text(spec: TransformSpec) -> str:

@@ -62,12 +62,17 @@ class Staged:
 
 
 @dataclass(frozen=True)
-class WindowStats:
-    """What a staged INCREMENTAL batch holds relative to its window."""
+class WindowWrite:
+    """What recomputing an INCREMENTAL window did to its target (counts are rows)."""
 
-    rows_in: int
-    rows_in_window: int
-    newest: dt.datetime | None  # the largest time value inside the window
+    rows_in: int  # rows the query returned
+    inserted: int  # ...of which inside the window, now in the target
+    deleted: int = 0  # the target's rows the window held before
+
+    @property
+    def left_out(self) -> int:
+        """Rows the query returned outside the window, which the engine did not write."""
+        return self.rows_in - self.inserted
 
 
 class Engine(Protocol):
@@ -119,11 +124,14 @@ class Engine(Protocol):
         table_columns: Sequence[Column] = (),
     ) -> tuple[int, int]: ...
 
-    def window_stats(self, staged: Staged, column: str, window: Window) -> WindowStats: ...
-
     def replace_window(
-        self, table: TableRef, staged: Staged, column: str, window: Window
-    ) -> tuple[int, int]: ...
+        self,
+        table: TableRef,
+        query: Query,
+        columns: Sequence[Column],
+        column: str,
+        window: Window,
+    ) -> WindowWrite: ...
 
     def create_windowed(
         self,
@@ -132,7 +140,11 @@ class Engine(Protocol):
         columns: Sequence[Column],
         column: str,
         window: Window,
-    ) -> tuple[int, int, dt.datetime | None]: ...
+    ) -> WindowWrite: ...
+
+    def scan_window(self, table: TableRef, column: str, window: Window) -> Query: ...
+
+    def newest_in_window(self, table: TableRef, column: str, window: Window) -> Query: ...
 
     def scan_table(self, table: TableRef) -> Query: ...
 

@@ -19,6 +19,11 @@ from sqlflow_magic.syntax.names import fold
 
 MEMORY = ":memory:"
 
+# Statements that start with these words only read (WITH may front an INSERT).
+_READ_ONLY_WORDS = frozenset(
+    {"SELECT", "FROM", "VALUES", "TABLE", "SHOW", "DESCRIBE", "SUMMARIZE", "EXPLAIN"}
+)
+
 
 class Session:
     """Owns the connection to one database and hands out per-thread connections.
@@ -38,8 +43,12 @@ class Session:
         # Targets resolved before (see DuckDBEngine.locate): name and place -> TableRef.
         self.known_targets: dict = {}
         # The main connection's current database and schema; statements that may move
-        # them (USE, SET, ATTACH, ...) forget it (see forget_place).
+        # them (USE, SET, ATTACH, ...) forget it (see forget_after).
         self.place: tuple | None = None
+        # What this kernel last committed to sqlflow.transforms, by (catalog, target): a
+        # run whose definition is unchanged then skips reading it back. Any plain
+        # statement that may write forgets it all (it may have edited the state tables).
+        self.definitions: dict[tuple[str, str], tuple] = {}
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The connection for the calling thread."""
@@ -74,10 +83,17 @@ class Session:
                 create()
                 self._state_ready.add(catalog.lower())
 
-    def forget_place(self, statement_word: str) -> None:
-        """Forget the current database/schema after a statement that may change them."""
-        if statement_word.upper() in ("USE", "SET", "RESET", "ATTACH", "DETACH"):
+    def forget_after(self, statement_word: str) -> None:
+        """Forget what a plain statement starting with ``statement_word`` may change.
+
+        USE, SET, ATTACH and the like may move the current database or schema; anything
+        that may write may have edited the state tables' definitions.
+        """
+        word = statement_word.upper()
+        if word in ("USE", "SET", "RESET", "ATTACH", "DETACH"):
             self.place = None
+        if word not in _READ_ONLY_WORDS:
+            self.definitions.clear()
 
     def close(self) -> None:
         """Close the connection; cursors of other threads close with it."""

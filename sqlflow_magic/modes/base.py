@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,7 +33,9 @@ class ModeOutcome:
     updated: int = 0
     deleted: int = 0
     left_out: int = 0  # INCREMENTAL: result rows outside the window
-    newest: dt.datetime | None = None  # INCREMENTAL: largest time value written
+    # INCREMENTAL: a one-value query for the largest time value written, which the
+    # runner folds into the watermark's UPDATE
+    newest: Query | None = None
     written: Query | None = None  # selects the rows this run wrote, until the commit
     staged: Staged | None = None  # the batch, dropped by the runner after the checks
     schema_changes: tuple[SchemaChange, ...] = ()

@@ -7,40 +7,31 @@ from sqlflow_magic.modes.shape import reconcile_shape
 
 
 class IncrementalHandler:
-    """Stages the batch, keeps its rows inside the window, swaps the target's window.
+    """Swaps the target's window for the query's rows inside it, without staging them.
 
     The first build writes the query straight into the new table and then removes the
-    few rows outside the window: staging a full build would write every row twice.
+    few rows outside the window. Later runs delete the window and insert the query's
+    rows inside it. Either way the target's window then holds exactly the rows written,
+    so rules, the profile and the new watermark read them there.
     """
 
     def apply(self, ctx: RunContext) -> ModeOutcome:
-        """Replace the target's rows in the window with the batch's."""
+        """Replace the target's rows in the window with the query's."""
         engine, column, window = ctx.engine, ctx.spec.time_column, ctx.window
         assert column is not None
         assert window is not None
+        changes: list = []
         if not ctx.table.exists:
-            rows_in, left_out, newest = engine.create_windowed(
-                ctx.table, ctx.query, ctx.columns, column, window
-            )
-            return ModeOutcome(
-                rows_in=rows_in,
-                inserted=rows_in - left_out,
-                left_out=left_out,
-                newest=newest,
-                written=engine.scan_table(ctx.table),
-            )
-        staged = engine.stage(ctx.query, ctx.columns)
-        stats = engine.window_stats(staged, column, window)
-        left_out = stats.rows_in - stats.rows_in_window
-        changes = reconcile_shape(engine, ctx.table, staged.columns, (), ctx.table_columns)
-        deleted, inserted = engine.replace_window(ctx.table, staged, column, window)
+            done = engine.create_windowed(ctx.table, ctx.query, ctx.columns, column, window)
+        else:
+            changes = reconcile_shape(engine, ctx.table, ctx.columns, (), ctx.table_columns)
+            done = engine.replace_window(ctx.table, ctx.query, ctx.columns, column, window)
         return ModeOutcome(
-            rows_in=stats.rows_in,
-            inserted=inserted,
-            deleted=deleted,
-            left_out=left_out,
-            newest=stats.newest,
-            written=engine.scan(staged, column, window),
-            staged=staged,
+            rows_in=done.rows_in,
+            inserted=done.inserted,
+            deleted=done.deleted,
+            left_out=done.left_out,
+            newest=engine.newest_in_window(ctx.table, column, window),
+            written=engine.scan_window(ctx.table, column, window),
             schema_changes=tuple(changes),
         )

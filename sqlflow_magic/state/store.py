@@ -108,29 +108,72 @@ class StateStore:
         ).fetchall()
         return rows[0][0] if rows else None
 
-    def read(self, target: str, lookback: str | None = None) -> TargetState:
-        """The target's stored definition and watermark, in one small read.
+    def read(
+        self,
+        target: str,
+        lookback: str | None = None,
+        definition: bool = True,
+        watermark: bool = True,
+    ) -> TargetState:
+        """The target's stored definition and watermark: one small point read each.
 
-        With ``lookback``, the same read also computes watermark - LOOKBACK (in DuckDB's
-        interval arithmetic): the start of an INCREMENTAL window.
+        With ``lookback``, the watermark's read also computes watermark - LOOKBACK (in
+        DuckDB's interval arithmetic): the start of an INCREMENTAL window. A caller that
+        knows the definition already, or needs no watermark, skips that read.
         """
         # Two point reads beat one query joining both tables (measured: 1.5 ms vs 3.3 ms).
-        defined = self.con.execute(
-            f"SELECT mode, keys, time_column, lookback, definition "
-            f"FROM {self.schema}.transforms WHERE target = $t",
-            {"t": target},
-        ).fetchall()
-        marked = self.con.execute(
-            f"SELECT watermark, watermark - CAST(coalesce($lb, '0 seconds') AS INTERVAL) "
-            f"FROM {self.schema}.watermarks WHERE target = $t",
-            {"t": target, "lb": lookback},
-        ).fetchall()
-        definition = None
-        if defined:
-            mode, keys, *rest = defined[0]
-            definition = (mode, tuple(keys or ()), *rest)
-        watermark, start = marked[0] if marked else (None, None)
-        return TargetState(definition, watermark, bool(marked), start)
+        stored = None
+        if definition:
+            defined = self.con.execute(
+                f"SELECT mode, keys, time_column, lookback, definition "
+                f"FROM {self.schema}.transforms WHERE target = $t",
+                {"t": target},
+            ).fetchall()
+            if defined:
+                mode, keys, *rest = defined[0]
+                stored = (mode, tuple(keys or ()), *rest)
+        marked = []
+        if watermark:
+            marked = self.con.execute(
+                f"SELECT watermark, watermark - CAST(coalesce($lb, '0 seconds') AS INTERVAL) "
+                f"FROM {self.schema}.watermarks WHERE target = $t",
+                {"t": target, "lb": lookback},
+            ).fetchall()
+        value, start = marked[0] if marked else (None, None)
+        return TargetState(stored, value, bool(marked), start)
+
+    def advance_watermark(
+        self,
+        target: str,
+        time_column: str,
+        newest: tuple[str, dict[str, object]],
+        run_id: str,
+        exists: bool = True,
+    ) -> dt.datetime | None:
+        """Move the watermark up to the value ``newest`` selects; the new one, or None.
+
+        ``newest`` is a one-value query (SQL and its parameters) over the rows a run
+        wrote. It runs inside this one UPDATE (or INSERT, when ``exists`` says the target
+        has no watermark row yet), which changes nothing when it finds no newer value:
+        the watermark never moves back.
+        """
+        sql, newest_params = newest
+        params = {**newest_params, "t": target, "c": time_column, "r": run_id, "now": utcnow()}
+        if exists:
+            statement = (
+                f"UPDATE {self.schema}.watermarks AS w SET time_column = $c, "
+                "watermark = n.newest, run_id = $r, updated_at = $now "
+                f"FROM ({sql}) AS n(newest) "
+                "WHERE w.target = $t AND n.newest > w.watermark RETURNING w.watermark"
+            )
+        else:
+            statement = (
+                f"INSERT INTO {self.schema}.watermarks "
+                f"SELECT $t, $c, n.newest, $r, $now FROM ({sql}) AS n(newest) "
+                "WHERE n.newest IS NOT NULL RETURNING watermark"
+            )
+        rows = self.con.execute(statement, params).fetchall()
+        return rows[0][0] if rows else None
 
     def set_watermark(
         self,

@@ -188,6 +188,44 @@ def test_incremental_watermark_never_moves_back_on_backfill(sql, con, events):
                      EXPECTED_HOURLY.format(end="2025-03-01 05:59:59"))  # fmt: skip
 
 
+def test_incremental_query_reading_its_own_target_sees_it_without_the_window(sql, con):
+    # ids new to the target: a query that skips ids the target holds already. Rows of
+    # the window being recomputed must not count as "already there", or a late re-run
+    # would drop them.
+    con.execute("CREATE TABLE src AS SELECT range AS id, TIMESTAMP '2025-01-01' + "
+                "INTERVAL (range) HOUR AS ts FROM range(10)")  # fmt: skip
+    cell = (
+        "CREATE TABLE firsts MODE INCREMENTAL BY ts LOOKBACK '3 hours' AS "
+        "SELECT id, ts FROM src WHERE ts > @start_dt AND ts <= @end_dt "
+        "AND id NOT IN (SELECT id FROM firsts)"
+    )
+    con.execute("CREATE TABLE firsts (id BIGINT, ts TIMESTAMP)")
+    sql(cell, "--end '2025-01-01 05:00:00'")
+    result = sql(cell, "--end '2025-01-01 09:00:00'")
+    # window (02:00, 09:00]: ids 3..9, including 3..5 which the first run wrote
+    assert rows(con, "SELECT id FROM firsts ORDER BY id") == [(i,) for i in range(10)]
+    assert (result["deleted"], result["inserted"]) == (3, 7)
+
+
+def test_a_plain_statement_that_edits_the_state_makes_the_next_run_record_it_again(sql, con):
+    cell = "CREATE TABLE t MODE APPEND AS SELECT 1 AS a"
+    sql(cell)
+    sql(cell)  # the definition is unchanged and remembered: nothing to record
+    sql("DELETE FROM sqlflow.transforms")
+    sql(cell)
+    assert rows(con, "SELECT target, mode FROM sqlflow.transforms") == [("main.t", "APPEND")]
+
+
+def test_a_query_that_is_not_a_select_is_refused_and_runs_nothing(sql, con):
+    from sqlflow_magic.errors import DatabaseError
+
+    con.execute("CREATE TABLE y (a INTEGER)")
+    with pytest.raises(DatabaseError):
+        sql("CREATE TABLE t MODE APPEND AS WITH s AS (SELECT 1 AS a) INSERT INTO y FROM s")
+    assert rows(con, "SELECT count(*) FROM y") == [(0,)]
+    assert rows(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'") == [(0,)]
+
+
 def test_incremental_on_dates_and_timestamptz(sql, con):
     con.execute("SET TimeZone = 'America/New_York'")
     con.execute("CREATE TABLE e AS SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + "

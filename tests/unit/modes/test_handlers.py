@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, WindowStats
+from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, WindowWrite
 from sqlflow_magic.errors import ModeError
 from sqlflow_magic.modes.base import RunContext
 from sqlflow_magic.modes.registry import HANDLERS
@@ -23,11 +23,10 @@ class RecordingEngine:
 
     SUPPORTS_MERGE = True
 
-    def __init__(self, table_columns=(), key_problems=([], []), stats=None, counts=None):
+    def __init__(self, table_columns=(), key_problems=([], []), counts=None):
         self.calls: list[tuple] = []
         self._table_columns = [Column(*c) for c in table_columns]
         self._key_problems = key_problems
-        self._stats = stats or WindowStats(0, 0, None)
         self._counts = counts or {}
 
     def _log(self, *call):
@@ -79,17 +78,19 @@ class RecordingEngine:
         self._log("merge", tuple(keys))
         return self._counts.get("merge", (0, 0))
 
-    def window_stats(self, staged, column, window):
-        self._log("window_stats", column)
-        return self._stats
-
-    def replace_window(self, table, staged, column, window):
+    def replace_window(self, table, query, columns, column, window):
         self._log("replace_window", column)
-        return self._counts.get("replace_window", (0, 0))
+        return self._counts.get("replace_window", WindowWrite(0, 0))
 
     def create_windowed(self, table, query, columns, column, window):
         self._log("create_windowed", column)
-        return self._counts.get("created", 0), self._counts.get("left_out", 0), None
+        return self._counts.get("created", WindowWrite(0, 0))
+
+    def scan_window(self, table, column, window):
+        return Query(f"SELECT * FROM {table.name} WHERE {column} IN window")
+
+    def newest_in_window(self, table, column, window):
+        return Query(f"SELECT max({column}) FROM {table.name} WHERE {column} IN window")
 
     def scan_table(self, table):
         return Query(f"SELECT * FROM {table.name}")
@@ -143,24 +144,23 @@ def test_upsert_merges_into_an_existing_table():
 
 
 def test_incremental_replaces_the_window_and_reports_what_it_left_out():
-    newest = dt.datetime(2025, 1, 1, 5)
     engine = RecordingEngine(
-        table_columns=[("id", "BIGINT"), ("v", "VARCHAR")],
-        stats=WindowStats(rows_in=10, rows_in_window=6, newest=newest),
-        counts={"replace_window": (4, 6)},
+        table_columns=[("id", "BIGINT")],
+        counts={"replace_window": WindowWrite(rows_in=10, inserted=6, deleted=4)},
     )
     window = Window(dt.datetime(2025, 1, 1), dt.datetime(2025, 1, 2))
     out = apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT 1", engine, True, window)
-    assert engine.calls == [
-        ("stage",), ("window_stats", "v"), ("replace_window", "v"),
-    ]  # fmt: skip
-    assert (out.rows_in, out.inserted, out.deleted, out.left_out, out.newest) == (
-        10, 6, 4, 4, newest,
-    )  # fmt: skip
+    # the shape is fitted first; nothing is staged: the query writes into the window
+    assert engine.calls == [("add_column", "v", "VARCHAR"), ("replace_window", "v")]
+    assert (out.rows_in, out.inserted, out.deleted, out.left_out) == (10, 6, 4, 4)
+    assert out.staged is None
+    # rules, the profile and the watermark read the rows written in the target's window
+    assert out.written.sql == "SELECT * FROM t WHERE v IN window"
+    assert out.newest.sql == "SELECT max(v) FROM t WHERE v IN window"
 
 
 def test_incremental_first_run_creates_from_the_window():
-    engine = RecordingEngine(counts={"created": 5, "left_out": 2})
+    engine = RecordingEngine(counts={"created": WindowWrite(rows_in=5, inserted=3)})
     window = Window(None, dt.datetime(2025, 1, 2))
     out = apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT 1", engine, False, window)
     # the first build writes straight into the table: nothing is staged

@@ -17,7 +17,12 @@ import duckdb
 import pytest
 
 from sqlflow_magic.render import progress
-from sqlflow_magic.render.progress import RunProgress, SummaryLine, summary_line
+from sqlflow_magic.render.progress import (
+    RunProgress,
+    SummaryLine,
+    forget_progress_settings,
+    summary_line,
+)
 
 # Big enough to outlast the interrupt below on any machine we know (~10 s here).
 SLOW_SQL = "SELECT sum(i % 7) FROM range(30000000000) t(i)"
@@ -140,8 +145,10 @@ def test_finish_turns_a_shown_bar_into_the_summary():
     assert summary._repr_mimebundle_()["text/plain"] == (
         "✓ main.t UPSERT: success, 3 rows in in 0.300s"
     )
-    assert con.executed[-2:] == ["SET enable_progress_bar = false",
-                                 "SET enable_progress_bar_print = true"]  # fmt: skip
+    # the user's settings, read once at the start, are put back in one statement
+    assert (
+        con.executed[-1] == "SET enable_progress_bar = false; SET enable_progress_bar_print = true"
+    )
 
 
 def test_a_new_statement_starts_the_bar_over():
@@ -200,6 +207,34 @@ def test_the_users_settings_come_back(con):
     with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
         pass
     assert _settings(con) == (True, False)
+
+
+def test_the_users_settings_are_read_once_per_connection_until_a_set():
+    con = ScriptedConnection([-1])  # its settings read as (False, True)
+    for _ in range(3):
+        with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
+            pass
+    reads = [s for s in con.executed if s.startswith("SELECT current_setting")]
+    assert len(reads) == 1
+    assert con.executed.count(
+        "SET enable_progress_bar = true; SET enable_progress_bar_print = false"
+    ) == 3  # fmt: skip
+    forget_progress_settings(con)  # what a SET in a %%sqlflow cell does
+    with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
+        pass
+    assert len([s for s in con.executed if s.startswith("SELECT current_setting")]) == 2
+
+
+def test_a_set_in_a_cell_forgets_the_remembered_settings(shell):
+    from sqlflow_magic.magic import active_magics
+
+    shell.run_line_magic("sqlflow", "connect :memory:")
+    magic_con = active_magics().session.connection()
+    progress._USERS_SETTINGS[magic_con] = (True, True)
+    shell.run_cell_magic("sqlflow", "", "SELECT 1 AS a")
+    assert magic_con in progress._USERS_SETTINGS  # a read changes no setting
+    shell.run_cell_magic("sqlflow", "", "SET enable_progress_bar_print = false")
+    assert magic_con not in progress._USERS_SETTINGS
 
 
 def test_no_delay_means_no_bar(con):
