@@ -17,7 +17,6 @@ from sqlflow_magic.engine.session import MEMORY, Session
 from sqlflow_magic.errors import DatabaseError, SqlflowError, UsageError, database_error
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvents
-from sqlflow_magic.render.progress import forget_progress_settings
 from sqlflow_magic.render.tables import print_rich, summary_frame
 from sqlflow_magic.runner import RunOptions, run_transform
 from sqlflow_magic.state import views
@@ -41,6 +40,12 @@ def active_magics() -> SqlflowMagics | None:
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print usage and exit the kernel
         raise UsageError(message, hint=f"usage: {self.format_usage().strip()}")
+
+
+def _shortened(text: str, width: int = 40) -> str:
+    """A statement on one line, cut to ``width`` characters (for a progress label)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 @functools.cache  # parse_args keeps no state: one parser serves every cell
@@ -234,13 +239,18 @@ class SqlflowMagics(Magics):
             if params:
                 print(f"-- parameters: {params!r}")
             return None
+        from sqlflow_magic.render.progress import RunProgress
+
         con = self.session.connection()
+        # A slow plain statement gets the same bar (and Ctrl-C) as a transform: DuckDB's
+        # own printed bar is off on this connection (see RunProgress).
+        label = f"line {st.line}: {_shortened(st.text)}"
         try:
-            with frames_registered(con, st.names, namespace):
-                word = st.text.split(None, 1)[0]
-                self.session.forget_after(word)
-                if word.upper() in ("SET", "RESET"):
-                    forget_progress_settings(con)
+            with (
+                frames_registered(con, st.names, namespace),
+                RunProgress(con, label, delay=self.progress_after),
+            ):
+                self.session.forget_after(st.text.split(None, 1)[0])
                 cursor = con.execute(st.text, params or None)
                 return cursor.df() if fetch and cursor.description else None
         except duckdb.Error as err:

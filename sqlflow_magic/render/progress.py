@@ -39,25 +39,8 @@ _log = logging.getLogger("sqlflow_magic.render")
 # DuckDB's progress stalls at 66-85 % and reads -1 between statements and at the end.
 _DONE = 100.0
 
-# The user's own progress settings per connection, read at its first bar: reading them
-# is a query (~0.5 ms) a run would otherwise pay each time. A SET or RESET run in a
-# %%sqlflow cell forgets them (forget_progress_settings), so the next bar reads them again.
-_PROGRESS_SETTINGS = ("enable_progress_bar", "enable_progress_bar_print")
-_OURS = (True, False)  # measure progress, but let DuckDB print no bar of its own
-_USERS_SETTINGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def forget_progress_settings(connection: object) -> None:
-    """Forget the remembered progress settings of ``connection`` (after a SET/RESET)."""
-    with contextlib.suppress(TypeError, KeyError):
-        del _USERS_SETTINGS[connection]
-
-
-def _settings_sql(values: tuple[bool, bool]) -> str:
-    return "; ".join(
-        f"SET {name} = {'true' if on else 'false'}"
-        for name, on in zip(_PROGRESS_SETTINGS, values, strict=True)
-    )
+# Connections whose progress settings sqlflow has set, once each (see _enable_progress).
+_CONFIGURED: weakref.WeakSet = weakref.WeakSet()
 
 
 class RunProgress:
@@ -123,7 +106,6 @@ class RunProgress:
         self.interrupted = False  # a Ctrl-C interrupted a DuckDB statement of the block
         self._thread: threading.Thread | None = None
         self._view: _View | None = None
-        self._saved: tuple[bool, bool] | None = None  # the user's settings to put back
         self._t0 = 0.0
         self._elapsed = 0.0
         self.percent = -1.0  # best progress of the current statement, -1 when unknown
@@ -173,7 +155,6 @@ class RunProgress:
                     interrupted = self.interrupted or exc_type is KeyboardInterrupt
                     why = "interrupted" if interrupted else "failed"
                     self._end(f"{self.label}: {why} after {_seconds(self._elapsed)}", ok=False)
-            self._restore_progress()
         finally:
             self.finished = True
             if threading.current_thread() is threading.main_thread() and not self._nested:
@@ -295,29 +276,20 @@ class RunProgress:
     # -- DuckDB settings ----------------------------------------------------------------
 
     def _enable_progress(self) -> None:
-        # Progress is off by default in some DuckDB versions and, when on, DuckDB prints
-        # its own bar unless told not to; the user's values are put back afterwards.
+        # The bar is fed by DuckDB's progress measure, which some DuckDB versions leave
+        # off; and DuckDB must not print a bar of its own beside this one. Both are set
+        # once per connection and then left alone: a run pays no statement for them, and
+        # a user who SETs them otherwise afterwards keeps what they chose.
+        if self.con in _CONFIGURED:
+            return
         try:
-            saved = _USERS_SETTINGS.get(self.con)
-            if saved is None:
-                row = self.con.execute(
-                    "SELECT current_setting('enable_progress_bar'), "
-                    "current_setting('enable_progress_bar_print')"
-                ).fetchone()
-                saved = (str(row[0]).lower() == "true", str(row[1]).lower() == "true")
-                with contextlib.suppress(TypeError):  # an object without weak references
-                    _USERS_SETTINGS[self.con] = saved
-            if saved != _OURS:
-                self.con.execute(_settings_sql(_OURS))
-                self._saved = saved
+            self.con.execute(
+                "SET enable_progress_bar = true; SET enable_progress_bar_print = false"
+            )
         except Exception:  # progress is a nicety: a connection that refuses runs without it
             _log.debug("cannot enable query progress", exc_info=True)
-
-    def _restore_progress(self) -> None:
-        if self._saved is not None:
-            with contextlib.suppress(Exception):
-                self.con.execute(_settings_sql(self._saved))
-        self._saved = None
+        with contextlib.suppress(TypeError):  # an object without weak references
+            _CONFIGURED.add(self.con)
 
 
 class _SignalWatch:

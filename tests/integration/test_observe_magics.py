@@ -114,3 +114,19 @@ def test_a_dry_run_tells_observers_nothing(ip, sql, con, tmp_path):
     finally:
         ip.run_line_magic("sqlflow", "log off")
     assert log.read_text() == ""
+
+
+def test_a_slow_plain_statement_gets_the_progress_bar_too(ip, sql, monkeypatch, capsys):
+    from sqlflow_magic.render import progress
+
+    monkeypatch.setattr(progress, "_frontend", lambda: "html")  # as in a kernel
+    ip.run_line_magic("config", "SqlflowMagics.progress_after = 0.05")
+    try:
+        value = sql("SELECT 1 AS fast;\nSELECT count(*) AS n FROM range(2000000000)")
+    finally:
+        ip.run_line_magic("config", "SqlflowMagics.progress_after = None")
+    assert value["n"].tolist() == [2_000_000_000]
+    out = capsys.readouterr().out
+    # the bar of the slow statement ends as its summary line; the fast one shows nothing
+    assert "✓ line 3: SELECT count(*) AS n FROM range(2000000…: done in" in out
+    assert "line 2" not in out

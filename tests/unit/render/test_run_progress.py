@@ -17,12 +17,7 @@ import duckdb
 import pytest
 
 from sqlflow_magic.render import progress
-from sqlflow_magic.render.progress import (
-    RunProgress,
-    SummaryLine,
-    forget_progress_settings,
-    summary_line,
-)
+from sqlflow_magic.render.progress import RunProgress, SummaryLine, summary_line
 
 # Big enough to outlast the interrupt below on any machine we know (~10 s here).
 SLOW_SQL = "SELECT sum(i % 7) FROM range(30000000000) t(i)"
@@ -94,14 +89,12 @@ def con():
 @pytest.mark.parametrize("frontend", ["widget", "html"])
 def test_a_fast_query_displays_nothing(con, frontend):
     display = FakeDisplay()
-    before = _settings(con)
     with RunProgress(con, "main.t REPLACE", frontend=frontend, display=display) as bar:
         con.execute("SELECT count(*) FROM range(1000)").fetchall()
         bar.finish("main.t REPLACE: success")
     assert display.log == []
     assert not bar.shown
     assert _progress_threads() == []
-    assert _settings(con) == before
 
 
 def test_a_slow_query_shows_the_bar_with_duckdbs_progress(con):
@@ -126,7 +119,6 @@ def test_a_slow_query_shows_the_bar_with_duckdbs_progress(con):
     assert not line.ok
     assert line.text.startswith("main.big REPLACE: failed after ")
     assert _progress_threads() == []
-    assert _settings(con) == (False, True)  # DuckDB's defaults, as before the run
 
 
 def test_finish_turns_a_shown_bar_into_the_summary():
@@ -144,10 +136,6 @@ def test_finish_turns_a_shown_bar_into_the_summary():
     summary = display.log[1][1]
     assert summary._repr_mimebundle_()["text/plain"] == (
         "✓ main.t UPSERT: success, 3 rows in in 0.300s"
-    )
-    # the user's settings, read once at the start, are put back in one statement
-    assert (
-        con.executed[-1] == "SET enable_progress_bar = false; SET enable_progress_bar_print = true"
     )
 
 
@@ -201,40 +189,25 @@ def test_a_terminal_that_is_not_a_tty_stays_clean(capsys):
     assert capsys.readouterr() == ("", "")
 
 
-def test_the_users_settings_come_back(con):
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
+def test_progress_is_measured_and_duckdbs_own_bar_silenced_once_per_connection(con):
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET enable_progress_bar_print = true")
+    with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
+        assert _settings(con) == (True, False)
+    assert _settings(con) == (True, False)
+    # a user who wants DuckDB's own bar back keeps it: the next run leaves them alone
+    con.execute("SET enable_progress_bar_print = true")
     with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
         pass
-    assert _settings(con) == (True, False)
+    assert _settings(con) == (True, True)
 
 
-def test_the_users_settings_are_read_once_per_connection_until_a_set():
-    con = ScriptedConnection([-1])  # its settings read as (False, True)
+def test_a_run_pays_no_statement_for_the_settings_after_the_first():
+    con = ScriptedConnection([-1])
     for _ in range(3):
         with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
             pass
-    reads = [s for s in con.executed if s.startswith("SELECT current_setting")]
-    assert len(reads) == 1
-    assert con.executed.count(
-        "SET enable_progress_bar = true; SET enable_progress_bar_print = false"
-    ) == 3  # fmt: skip
-    forget_progress_settings(con)  # what a SET in a %%sqlflow cell does
-    with RunProgress(con, "t", frontend="html", display=FakeDisplay()):
-        pass
-    assert len([s for s in con.executed if s.startswith("SELECT current_setting")]) == 2
-
-
-def test_a_set_in_a_cell_forgets_the_remembered_settings(shell):
-    from sqlflow_magic.magic import active_magics
-
-    shell.run_line_magic("sqlflow", "connect :memory:")
-    magic_con = active_magics().session.connection()
-    progress._USERS_SETTINGS[magic_con] = (True, True)
-    shell.run_cell_magic("sqlflow", "", "SELECT 1 AS a")
-    assert magic_con in progress._USERS_SETTINGS  # a read changes no setting
-    shell.run_cell_magic("sqlflow", "", "SET enable_progress_bar_print = false")
-    assert magic_con not in progress._USERS_SETTINGS
+    assert con.executed == ["SET enable_progress_bar = true; SET enable_progress_bar_print = false"]
 
 
 def test_no_delay_means_no_bar(con):
