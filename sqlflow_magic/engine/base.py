@@ -131,6 +131,7 @@ class Engine(Protocol):
         columns: Sequence[Column],
         column: str,
         window: Window,
+        summarises: bool = False,
     ) -> WindowWrite: ...
 
     def create_windowed(

@@ -25,7 +25,9 @@ class IncrementalHandler:
             done = engine.create_windowed(ctx.table, ctx.query, ctx.columns, column, window)
         else:
             changes = reconcile_shape(engine, ctx.table, ctx.columns, (), ctx.table_columns)
-            done = engine.replace_window(ctx.table, ctx.query, ctx.columns, column, window)
+            done = engine.replace_window(
+                ctx.table, ctx.query, ctx.columns, column, window, ctx.spec.query.summarises
+            )
         return ModeOutcome(
             rows_in=done.rows_in,
             inserted=done.inserted,

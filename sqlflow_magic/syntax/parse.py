@@ -506,8 +506,24 @@ class _HeaderParser:
                 )
             )
         return QuerySpec(
-            text=self.source.text[start : rest[-1].end + 1], offset=start, macros=tuple(macros)
+            text=self.source.text[start : rest[-1].end + 1],
+            offset=start,
+            macros=tuple(macros),
+            summarises=_summarises(rest),
         )
+
+
+def _summarises(tokens: list[Token]) -> bool:
+    """Whether GROUP BY or DISTINCT appears outside every parenthesis (subquery, call)."""
+    depth = 0
+    for tok in tokens:
+        if tok.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif tok.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and tok.token_type in (TokenType.GROUP_BY, TokenType.DISTINCT):
+            return True
+    return False
 
 
 def _check_sql(source: CellSource, text: str, offset: int) -> None:

@@ -56,6 +56,9 @@ class QuerySpec:
     text: str
     offset: int  # of the query text in the cell body
     macros: tuple[MacroUse, ...] = ()
+    # GROUP BY or DISTINCT outside any parentheses: the result summarises what the query
+    # reads, and is usually far smaller
+    summarises: bool = False
 
 
 class RuleKind(enum.Enum):

@@ -172,6 +172,25 @@ def test_incremental_leaves_out_rows_outside_the_window_and_says_how_many(sql, c
                      EXPECTED_HOURLY.format(end="2025-03-01 03:59:59"))  # fmt: skip
 
 
+def test_incremental_row_level_query_reports_rows_left_out_too(sql, con, events):
+    # a query that does not summarise is not staged: its rows outside the window are
+    # counted by a pass of their own
+    _events(con, "2025-03-01 00:00", hours=4)
+    sql("CREATE TABLE raw MODE INCREMENTAL BY ts AS SELECT * FROM events",
+        "--end '2025-03-01 01:59:59'")  # fmt: skip
+    result = sql("CREATE TABLE raw MODE INCREMENTAL BY ts AS SELECT * FROM events",
+                 "--end '2025-03-01 02:59:59'")  # fmt: skip
+    inside = rows(con, "SELECT count(*) FROM events WHERE ts > (SELECT max(ts) FROM events "
+                  "WHERE ts <= TIMESTAMP '2025-03-01 01:59:59') "
+                  "AND ts <= TIMESTAMP '2025-03-01 02:59:59'")[0][0]  # fmt: skip
+    total = rows(con, "SELECT count(*) FROM events")[0][0]
+    assert (result["rows_in"], result["inserted"], result["left_out"]) == (
+        total, inside, total - inside,
+    )  # fmt: skip
+    expected = "SELECT * FROM events WHERE ts <= TIMESTAMP '2025-03-01 02:59:59'"
+    assert same_rows(con, "SELECT * FROM raw", expected)
+
+
 def test_incremental_without_macros_tells_the_user(sql, events, capsys):
     sql("CREATE TABLE raw MODE INCREMENTAL BY ts AS SELECT * FROM events")
     assert "@start_dt" in capsys.readouterr().out
@@ -205,6 +224,14 @@ def test_incremental_query_reading_its_own_target_sees_it_without_the_window(sql
     # window (02:00, 09:00]: ids 3..9, including 3..5 which the first run wrote
     assert rows(con, "SELECT id FROM firsts ORDER BY id") == [(i,) for i in range(10)]
     assert (result["deleted"], result["inserted"]) == (3, 7)
+    # the same when the query summarises (its result is staged, after the delete)
+    summarised = cell.replace("firsts", "firsts2").replace(
+        "SELECT id, ts FROM src", "SELECT DISTINCT id, ts FROM src"
+    )
+    con.execute("CREATE TABLE firsts2 (id BIGINT, ts TIMESTAMP)")
+    sql(summarised, "--end '2025-01-01 05:00:00'")
+    sql(summarised, "--end '2025-01-01 09:00:00'")
+    assert rows(con, "SELECT id FROM firsts2 ORDER BY id") == [(i,) for i in range(10)]
 
 
 def test_a_plain_statement_that_edits_the_state_makes_the_next_run_record_it_again(sql, con):

@@ -78,8 +78,8 @@ class RecordingEngine:
         self._log("merge", tuple(keys))
         return self._counts.get("merge", (0, 0))
 
-    def replace_window(self, table, query, columns, column, window):
-        self._log("replace_window", column)
+    def replace_window(self, table, query, columns, column, window, summarises=False):
+        self._log("replace_window", column, summarises)
         return self._counts.get("replace_window", WindowWrite(0, 0))
 
     def create_windowed(self, table, query, columns, column, window):
@@ -151,7 +151,7 @@ def test_incremental_replaces_the_window_and_reports_what_it_left_out():
     window = Window(dt.datetime(2025, 1, 1), dt.datetime(2025, 1, 2))
     out = apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT 1", engine, True, window)
     # the shape is fitted first; nothing is staged: the query writes into the window
-    assert engine.calls == [("add_column", "v", "VARCHAR"), ("replace_window", "v")]
+    assert engine.calls == [("add_column", "v", "VARCHAR"), ("replace_window", "v", False)]
     assert (out.rows_in, out.inserted, out.deleted, out.left_out) == (10, 6, 4, 4)
     assert out.staged is None
     # rules, the profile and the watermark read the rows written in the target's window
@@ -166,3 +166,11 @@ def test_incremental_first_run_creates_from_the_window():
     # the first build writes straight into the table: nothing is staged
     assert engine.calls == [("create_windowed", "v")]
     assert (out.rows_in, out.inserted, out.left_out) == (5, 3, 2)
+
+
+def test_incremental_tells_the_engine_when_the_query_summarises():
+    engine = RecordingEngine(table_columns=[("id", "BIGINT"), ("v", "VARCHAR")])
+    window = Window(dt.datetime(2025, 1, 1), dt.datetime(2025, 1, 2))
+    apply("CREATE TABLE t MODE INCREMENTAL BY v AS SELECT v, count(*) AS id FROM s GROUP BY v",
+          engine, True, window)  # fmt: skip
+    assert engine.calls == [("replace_window", "v", True)]

@@ -142,3 +142,21 @@ def test_error_excerpt_has_caret_under_the_offending_token():
 def test_unterminated_string_is_a_syntax_error():
     with pytest.raises(SqlflowSyntaxError, match="cannot read the cell"):
         parse_cell("SELECT 'abc")
+
+
+@pytest.mark.parametrize(
+    ("query", "summarises"),
+    [
+        ("SELECT date_trunc('hour', ts) AS h, count(*) FROM e GROUP BY ALL", True),
+        ("SELECT DISTINCT a FROM t", True),
+        ("SELECT a, count(DISTINCT b) FROM t GROUP BY a", True),
+        ("SELECT * FROM e WHERE ts > @start_dt", False),
+        # only the outermost query counts: a grouped subquery still feeds every row
+        ("SELECT e.* FROM e JOIN (SELECT k FROM t GROUP BY k) USING (k)", False),
+        ("SELECT count(DISTINCT b) OVER (PARTITION BY a) FROM t", False),
+        ("SELECT 'GROUP BY' AS s, \"distinct\" FROM t", False),
+    ],
+)
+def test_a_query_that_summarises_is_recognised(query, summarises):
+    (spec,) = parse_cell(f"CREATE TABLE x MODE INCREMENTAL BY ts AS {query}")
+    assert spec.query.summarises is summarises
