@@ -131,8 +131,15 @@ FUTURE_WORDS = frozenset(
 
 def name_words(column: str) -> list[str]:
     """The lower-case words of a column name (``shippedAt`` and ``shipped_at`` alike)."""
+    return list(_words(column))
+
+
+@functools.cache
+def _words(column: str) -> tuple[str, ...]:
+    # A profile asks for the words of each column name a few times over; names repeat
+    # from run to run, so two regexes per call would add up.
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column)
-    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+    return tuple(w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w)
 
 
 def paired_columns(columns: list[str]) -> list[tuple[str, str]]:

@@ -1,27 +1,39 @@
-"""Measuring a relation for its profile in as few passes as DuckDB allows.
+"""Measuring a relation for its profile in as few statements as DuckDB allows.
 
-1. ``DESCRIBE``, and a look at the first ``SAMPLE_ROWS`` rows when text columns must be
-   recognised by their values (a ``LIMIT`` reads a row group, not the relation).
+Two sets of passes share the measurements defined here: ``measure_table`` for a whole
+table on demand (``full=True``, every value checked), below, and
+``quality.batch.measure_batch`` for the rows a run wrote, which must cost a small share of
+the run and so measures a large batch partly on a repeatable sample. Both start with
+
+1. ``describe``: ``DESCRIBE``, and the kinds that column names give away.
+
+A whole table then takes:
+
 2. One aggregate over every row: per column counts, min/max, mean and spread; declared
    keys; ordered pairs; one cheap test for blanks across all text columns. Most findings
    are decided here, and the aggregate also says which rarer things need a closer look.
+   Side by side in the same statement: the first ``SAMPLE_ROWS`` values of the text
+   columns no name explains (a ``LIMIT`` reads a row group, not the relation), to
+   recognise them by their values, and the catalog lookup for ``*_id`` references.
 3. One follow-up query with what pass 2 asked for: far-out values (only columns whose
    min or max lies beyond the fences), blanks (only when some value starts below '!'),
    future times (only columns whose max is past now), exact distinct counts of would-be
    keys; and, as subqueries of the same statement, the format and type checks and a left
-   join per ``*_id`` reference (on a repeatable sample of a large run, see CHECK_ROWS).
+   join per ``*_id`` reference.
 4. Exact duplicate rows: ruled out by a unique key or would-be key, or counted from a hash
    of every row in the follow-up, or, when a would-be key turns out not unique, in one
    more query.
 
-So a relation takes three or four queries besides ``DESCRIBE`` (and a catalog lookup for
-references). The rule throughout is to pay for an expensive expression (``trim``, a
-regex, a filtered max, a distinct count) only on the columns and rows that a cheap one
-(``count_if(c < '!')``, ``max(c)``, an approximate count) has shown need it.
+So a table takes two or three statements besides ``DESCRIBE``. DuckDB spends about a
+millisecond planning and starting each, and a tenth of one per expression, so parts that
+do not depend on each other share a statement. The rule throughout is to pay for an
+expensive expression (``trim``, a regex, a filtered max, a distinct count) only on the
+columns and rows that a cheap one (``count_if(c < '!')``, ``max(c)``, an approximate
+count) has shown need it.
 
-Identifiers are quoted with ``quote``; values (the reference time) are bound parameters;
-the only numbers written into SQL text are fences computed here from DuckDB's own floats
-and the sample percentage.
+Identifiers are quoted with ``quote``; values (the reference time, catalog names) are
+bound parameters; the only numbers written into SQL text are fences computed here from
+DuckDB's own floats and a sample's hash bound.
 """
 
 from __future__ import annotations
@@ -46,12 +58,17 @@ from sqlflow_magic.quality.formats import (
 from sqlflow_magic.state.store import STATE_SCHEMA
 from sqlflow_magic.syntax.names import quote
 
-SAMPLE_ROWS = 1000
-# A run's profile checks formats and types on every value up to this many rows, and on a
-# seeded Bernoulli sample of about this many rows above it (full=True: every value). The
-# seed makes the sample repeatable while DuckDB reads the relation on one thread (up to a
-# row group, 122,880 rows); a larger relation read by several threads may vary a little.
-CHECK_ROWS = 10_000
+# Text columns are recognised by their first SAMPLE_ROWS values: 200 tell a column of
+# numbers or UUIDs (>= 90% of them) as surely as more would, and cost a fifth to read
+# and match in Python.
+SAMPLE_ROWS = 200
+# A run that wrote more than CHECK_ROWS rows is measured partly on a repeatable sample of
+# about that many (quality.batch); a share measured on 2,000 values is within about
+# 3 * sqrt(p * (1 - p) / 2000) of the truth (+-0.7 points at 1%), plenty to rank a finding.
+CHECK_ROWS = 2_000
+# A sample hashes keys so that repeats stay together; it keeps at least this many distinct
+# keys (more rows when each key has many), else it is no sample and every row is measured.
+SAMPLE_MIN_KEYS = 200
 SAMPLE_SEED = 42
 # A column is taken to hold a format (or a type) when this share of its sample does.
 RECOGNISE_SHARE = 0.9
@@ -105,9 +122,10 @@ class ColumnStats:
     family: str  # numeric, time, text, boolean, nested, other
     non_null: int = 0
     maybe_blank: int = 0  # values sorting below '!': an upper bound of the blanks
-    blanks: int = 0
-    distinct: int | None = None
+    blanks: int = 0  # of a sampled batch: an estimate for all its rows
+    distinct: int | None = None  # approximate, or estimated from a sample
     exact_distinct: int | None = None
+    distinct_checked: int = 0  # the present values exact_distinct was counted among
     min: object = None
     max: object = None
     mean: float | None = None
@@ -119,6 +137,7 @@ class ColumnStats:
     example: str | None = None  # a failing value, for apparent-type failures only
     nonfinite: int = 0
     outliers: int = 0
+    outliers_checked: int = 0  # the values outliers were counted among (all, or a sample)
     fences: tuple[float, float] | None = None
     future: int = 0
     newest: dt.datetime | None = None  # the newest value not in the future, naive UTC
@@ -160,16 +179,51 @@ class OrphanStats:
     example: object = None
 
 
+@dataclass(frozen=True)
+class Sample:
+    """A repeatable sample of a batch: its rows whose hash of ``columns`` is below ``bound``.
+
+    Hashing the rows' own values (the key, where there is one) makes the sample the same
+    on every run over the same rows, lets DuckDB skip the other columns of the rows left
+    out while it scans (a filter, not a ``USING SAMPLE`` that reads every value), and keeps
+    rows with equal ``columns`` together: repeated keys and copied rows stay countable.
+
+    Attributes:
+        columns: the quoted columns hashed.
+        share: the share of the hash range kept, so of distinct ``columns`` values.
+    """
+
+    columns: tuple[str, ...]
+    share: float
+
+    @property
+    def where(self) -> str:
+        """The filter that keeps the sample's rows."""
+        bound = int(self.share * 2**64)
+        return f"hash({', '.join(self.columns)}, {SAMPLE_SEED}) < {bound}::UBIGINT"
+
+
 @dataclass
 class Measures:
-    """Everything the passes measured; ``recommend`` turns it into findings."""
+    """Everything the passes measured; ``recommend`` turns it into findings.
+
+    ``relation`` and ``params`` say what is measured: a FROM item and the parameters it
+    binds. Measures of a ``sample`` (see ``quality.batch``) count ``sample_rows`` rows;
+    without one they count every row.
+    """
 
     rows: int
     columns: list[ColumnStats]
+    relation: str = ""
+    params: dict[str, object] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
-    distinct_rows: int | None = None
-    null_keys: int = 0
-    distinct_keys: int | None = None
+    sample: Sample | None = None
+    sample_rows: int = 0  # rows the uniqueness measures saw: all, or the sample's
+    distinct_rows: int | None = None  # of sample_rows
+    null_keys: int = 0  # of all rows
+    approx_keys: int | None = None  # distinct keys, approximately, of all rows
+    key_rows: int = 0  # of sample_rows, those with every key set
+    distinct_keys: int | None = None  # of key_rows
     pairs: list[PairStats] = field(default_factory=list)
     orphans: list[OrphanStats] = field(default_factory=list)
     freshness_columns: tuple[str, ...] = ()
@@ -177,26 +231,27 @@ class Measures:
     maybe_blank: int = 0  # rows where some text value sorts below '!'
     queries: int = 0
 
+    @property
+    def sampled(self) -> bool:
+        """Whether some measures come from a sample of the rows rather than all of them."""
+        return self.sample is not None
+
     def column(self, name: str) -> ColumnStats:
         """The stats of column ``name`` (case-insensitive)."""
         return next(c for c in self.columns if c.name.lower() == name.lower())
 
 
-def measure(
+def describe(
     con: duckdb.DuckDBPyConnection,
     relation_sql: str,
     params: Mapping[str, object] | None,
     *,
     keys: Sequence[str],
     time_columns: Sequence[str] | None,
-    references: Sequence[Reference] | None,
-    target: TableRef | None,
     now: dt.datetime,
-    full: bool,
 ) -> Measures:
-    """Run the passes over ``relation_sql`` and return what they measured."""
+    """Pass 1: the columns of ``relation_sql``, and the kinds their names say they hold."""
     bound = dict(params or {})
-    rel = f"({relation_sql}) AS sqlflow_r"
     described = con.execute(f"DESCRIBE {relation_sql}", bound or None).fetchall()
     seen: set[str] = set()
     columns = []
@@ -204,7 +259,8 @@ def measure(
         if name.lower() not in seen:  # a repeated name cannot be told apart by reference
             seen.add(name.lower())
             columns.append(ColumnStats(name, dtype, _family(dtype)))
-    m = Measures(rows=0, columns=columns, now=now, queries=1)
+    m = Measures(rows=0, columns=columns, relation=f"({relation_sql}) AS sqlflow_r",
+                 params=bound, now=now, queries=1)  # fmt: skip
     by_lower = {c.name.lower(): c for c in columns}
     m.keys = tuple(by_lower[k.lower()].name for k in keys if k.lower() in by_lower)
     fresh = time_columns if time_columns is not None else [c.name for c in columns]
@@ -213,12 +269,26 @@ def measure(
         for t in fresh
         if t.lower() in by_lower and by_lower[t.lower()].family == "time"
     )
-    _recognise(con, rel, bound, m)
-    _aggregate(con, rel, bound, m, full)
-    if m.rows:
-        refs = _find_references(con, m, target) if references is None else list(references)
-        _follow_up(con, rel, bound, m, refs[:MAX_REFERENCE_CHECKS], full)
+    for col in m.columns:
+        named = next((f for f in FORMATS if f.names_column(col.name)), None)
+        if col.family == "text" and named is not None:
+            col.kind, col.kind_by_name = named.name, True
     return m
+
+
+def measure_table(
+    con: duckdb.DuckDBPyConnection,
+    m: Measures,
+    references: Sequence[Reference] | None,
+    target: TableRef | None,
+) -> None:
+    """Passes 2 to 4 of a whole table: every value of every row."""
+    lookup = ReferenceLookup(m, target, references)
+    _aggregate(con, m, lookup)
+    m.sample_rows = m.rows
+    m.key_rows = m.rows - m.null_keys
+    if m.rows:
+        _follow_up(con, m, lookup.refs[:MAX_REFERENCE_CHECKS])
 
 
 def _family(dtype: str) -> str:
@@ -236,11 +306,12 @@ def _family(dtype: str) -> str:
     return "other"
 
 
-def _is_float(dtype: str) -> bool:
+def is_float(dtype: str) -> bool:
+    """Whether ``dtype`` is a binary floating-point type (values may be NaN or infinite)."""
     return dtype.upper() in ("FLOAT", "DOUBLE")
 
 
-class _Select:
+class Select:
     """A SELECT list built with a setter per expression, so results land where they belong."""
 
     def __init__(self) -> None:
@@ -248,54 +319,67 @@ class _Select:
         self.setters: list[Callable[[object], None]] = []
 
     def add(self, expr: str, setter: Callable[[object], None]) -> None:
+        """Select ``expr``; its value goes to ``setter``."""
         self.exprs.append(expr)
         self.setters.append(setter)
 
-    def run(self, con: duckdb.DuckDBPyConnection, from_sql: str, params: dict) -> None:
-        row = con.execute(f"SELECT {', '.join(self.exprs)} FROM {from_sql}", params or None)
-        self.put(row.fetchall()[0])
-
     def put(self, values: Sequence[object]) -> None:
+        """Hand ``values``, in SELECT order, to their setters."""
         for setter, value in zip(self.setters, values, strict=True):
             setter(value)
 
 
-def _setter(obj: object, attr: str, convert: Callable[[object], object] | None = None):
+def setter(obj: object, attr: str, convert: Callable[[object], object] | None = None):
+    """A setter of ``obj.attr`` that converts non-NULL values with ``convert``."""
+
     def put(value: object) -> None:
         setattr(obj, attr, convert(value) if convert is not None and value is not None else value)
 
     return put
 
 
-# -- pass 1: what the text columns hold -------------------------------------------------
-
-
-def _recognise(con: duckdb.DuckDBPyConnection, rel: str, params: dict, m: Measures) -> None:
-    """Recognise kinds by column name, then by the first ``SAMPLE_ROWS`` values.
-
-    The sample is read into Python and matched with each kind's pattern, giving up on a
-    kind as soon as too many values fail it: cheaper than asking DuckDB to try every
-    regex on every sampled value of every column.
-    """
-    unknown = []
-    for col in m.columns:
-        if col.family != "text":
-            continue
-        named = next((f for f in FORMATS if f.names_column(col.name)), None)
-        if named is not None:
-            col.kind, col.kind_by_name = named.name, True
-        else:
-            unknown.append(col)
-    if not unknown:
-        return
-    sample = con.execute(
-        f"SELECT {', '.join(c.sql for c in unknown)} FROM {rel} LIMIT {SAMPLE_ROWS}",
-        params or None,
-    ).fetchall()
+def run_parts(
+    con: duckdb.DuckDBPyConnection,
+    m: Measures,
+    parts: Sequence[tuple[Select, str]],
+    params: Mapping[str, object],
+) -> None:
+    """One statement selecting from every part side by side (each a one-row subquery
+    whose columns are its Select's); each value goes to its setter."""
+    sql = f"SELECT * FROM {', '.join(part for _, part in parts)}"
+    values = list(con.execute(sql, dict(params) or None).fetchall()[0])
     m.queries += 1
+    for q, _ in parts:
+        q.put(values[: len(q.setters)])
+        del values[: len(q.setters)]
+
+
+# -- what the text columns hold, and which tables the *_id columns point at ------------
+
+
+def recognition_part(m: Measures) -> list[tuple[Select, str]]:
+    """The first ``SAMPLE_ROWS`` values of the text columns no name explains, as a part of
+    pass 2's statement; the kinds are recognised from them when the values arrive."""
+    unknown = [c for c in m.columns if c.family == "text" and c.kind is None]
+    if not unknown:
+        return []
+    q = Select()
+    q.setters.append(lambda lists: _recognise(unknown, lists or [[] for _ in unknown]))
+    values = ", ".join(f"list({c.sql})" for c in unknown)
+    first = f"SELECT {', '.join(c.sql for c in unknown)} FROM {m.relation} LIMIT {SAMPLE_ROWS}"
+    return [(q, f"(SELECT [{values}] FROM ({first}))")]
+
+
+def _recognise(columns: Sequence[ColumnStats], lists: Sequence[Sequence[object]]) -> None:
+    """Recognise each column's kind by its values: the first kind most of them match.
+
+    The values are matched in Python with each kind's pattern, giving up on a kind as
+    soon as too many values fail it: cheaper than asking DuckDB to try every regex on
+    every value of every column.
+    """
     candidates = [f for f in FORMATS if f.by_values]
-    for i, col in enumerate(unknown):
-        values = [row[i] for row in sample if row[i] is not None and row[i].strip()]
+    for col, column_values in zip(columns, lists, strict=True):
+        values = [v for v in column_values if isinstance(v, str) and v.strip()]
         if len(values) < RECOGNISE_MIN_VALUES:
             continue
         allowed = len(values) - RECOGNISE_SHARE * len(values)
@@ -310,42 +394,54 @@ def _recognise(con: duckdb.DuckDBPyConnection, rel: str, params: dict, m: Measur
                 break
 
 
-# -- pass 2: the one aggregate ----------------------------------------------------------
+# -- a whole table, pass 2: the one aggregate -------------------------------------------
 
 
-def _aggregate(
-    con: duckdb.DuckDBPyConnection, rel: str, params: dict, m: Measures, full: bool
-) -> None:
+def _aggregate(con: duckdb.DuckDBPyConnection, m: Measures, lookup: ReferenceLookup) -> None:
     # Plain count_if() everywhere: a CASE or FILTER makes DuckDB select rows per
     # expression, which costs more than evaluating a cheap condition on every row.
-    q = _Select()
-    q.add("count(*)", _setter(m, "rows", int))
+    q = Select()
+    q.add("count(*)", setter(m, "rows", int))
     for col in m.columns:
         c = col.sql
-        q.add(f"count({c})", _setter(col, "non_null", int))
-        if full or _may_be_key(col):
-            q.add(f"approx_count_distinct({c})", _setter(col, "distinct", int))
-        if col.family in ("numeric", "time") or (full and col.family != "nested"):
-            q.add(f"min({c})", _setter(col, "min"))
-            q.add(f"max({c})", _setter(col, "max"))
+        q.add(f"count({c})", setter(col, "non_null", int))
+        q.add(f"approx_count_distinct({c})", setter(col, "distinct", int))
+        if col.family != "nested":
+            q.add(f"min({c})", setter(col, "min"))
+            q.add(f"max({c})", setter(col, "max"))
         if col.family == "numeric" and not KEY_NAME.fullmatch(col.name):
             # Identifiers and codes have no "usual range": a far-out id is just a new id.
-            q.add(f"avg(CAST({c} AS DOUBLE))", _setter(col, "mean", float))
-            q.add(f"stddev_pop(CAST({c} AS DOUBLE))", _setter(col, "spread", float))
+            q.add(f"avg(CAST({c} AS DOUBLE))", setter(col, "mean", float))
+            q.add(f"stddev_pop(CAST({c} AS DOUBLE))", setter(col, "spread", float))
     text = [c.sql for c in m.columns if c.family == "text"]
     if text:
         # Only a value sorting below '!' (empty, or starting with a space) can be blank:
         # one cheap test across all text columns decides whether pass 3 counts blanks.
         q.add(f"count_if({' OR '.join(t + ' < ' + repr('!') for t in text)})",
-              _setter(m, "maybe_blank", int))  # fmt: skip
+              setter(m, "maybe_blank", int))  # fmt: skip
     if m.keys:
         key_sql = [quote(k) for k in m.keys]
-        any_null = " OR ".join(f"{k} IS NULL" for k in key_sql)
-        q.add(f"count_if({any_null})", _setter(m, "null_keys", int))
-        key = key_sql[0]
-        if len(key_sql) > 1:
-            key = f"CASE WHEN NOT ({any_null}) THEN ({', '.join(key_sql)}) END"
-        q.add(f"count(DISTINCT {key})", _setter(m, "distinct_keys", int))
+        q.add(f"count_if({any_null(key_sql)})", setter(m, "null_keys", int))
+        q.add(f"count(DISTINCT {key_value(key_sql)})", setter(m, "distinct_keys", int))
+    add_pairs(q, m)
+    parts = [(q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"), *recognition_part(m)]
+    run_parts(con, m, parts + lookup.parts, {**m.params, **lookup.params})
+
+
+def any_null(key_sql: Sequence[str]) -> str:
+    """A condition true when some of the (quoted) key columns is NULL."""
+    return " OR ".join(f"{k} IS NULL" for k in key_sql)
+
+
+def key_value(key_sql: Sequence[str]) -> str:
+    """One value per row for its key: the column, or a row of them unless one is NULL."""
+    if len(key_sql) == 1:
+        return key_sql[0]
+    return f"CASE WHEN NOT ({any_null(key_sql)}) THEN ({', '.join(key_sql)}) END"
+
+
+def add_pairs(q: Select, m: Measures) -> None:
+    """Count the rows of each ordered pair of columns, and those in the wrong order."""
     for first, second in paired_columns([c.name for c in m.columns]):
         a, b = m.column(first), m.column(second)
         if a.family != b.family or a.family not in ("numeric", "time"):
@@ -353,156 +449,178 @@ def _aggregate(
         pair = PairStats(a.name, b.name)
         m.pairs.append(pair)
         q.add(f"count_if({a.sql} IS NOT NULL AND {b.sql} IS NOT NULL)",
-              _setter(pair, "compared", int))  # fmt: skip
-        q.add(f"count_if({a.sql} > {b.sql})", _setter(pair, "reversed", int))
-    q.run(con, rel, params)
-    m.queries += 1
+              setter(pair, "compared", int))  # fmt: skip
+        q.add(f"count_if({a.sql} > {b.sql})", setter(pair, "reversed", int))
 
 
-def _may_be_key(col: ColumnStats) -> bool:
+def may_be_key(col: ColumnStats) -> bool:
+    """Whether the column's name and type let it be an identifier (``id``, ``*_no``)."""
     return col.family in ("numeric", "text", "other") and bool(KEY_NAME.fullmatch(col.name))
 
 
-# -- pass 3: only what pass 2 asked for -------------------------------------------------
+# -- a whole table, pass 3: only what pass 2 asked for ----------------------------------
 
 
-def _follow_up(
-    con: duckdb.DuckDBPyConnection,
-    rel: str,
-    params: dict,
-    m: Measures,
-    refs: Sequence[Reference],
-    full: bool,
-) -> None:
-    """One query for everything pass 2 could not settle, and for the checks that are
-    worth a sample in a large run (formats, types, orphans); none when nothing is left.
+def _follow_up(con: duckdb.DuckDBPyConnection, m: Measures, refs: Sequence[Reference]) -> None:
+    """One query for everything pass 2 could not settle, and for the checks of every
+    value (formats, types, orphans); none when nothing is left.
 
     Exact duplicate rows need a hash of every row and an exact distinct count of the
     hashes, the dearest thing in a profile. A unique declared key or would-be key proves
     there are none, so when there is a would-be key it is counted first, and the hashes
     only when it turns out not to be unique (one more query).
     """
-    q = _Select()
+    q = Select()
     uses_now = False
     for col in m.columns:
         if col.family == "numeric":
-            _ask_numeric(q, col)
+            ask_numeric(q, col)
+            col.outliers_checked = col.non_null
         elif col.family == "text" and m.maybe_blank:
             # trim() only on values that start below '!' (CASE evaluates it on those).
-            q.add(f"count(CASE WHEN {col.sql} < '!' AND trim({col.sql}) = '' THEN 1 END)",
-                  _setter(col, "blanks", int))  # fmt: skip
+            q.add(blank_count(col), setter(col, "blanks", int))
         elif col.family == "time":
-            uses_now = _ask_time(q, col, m) or uses_now
+            uses_now = ask_time(q, col, m) or uses_now
     keys = _would_be_keys(m)
     for col in keys:
-        q.add(f"count(DISTINCT {col.sql})", _setter(col, "exact_distinct", int))
+        q.add(f"count(DISTINCT {col.sql})", setter(col, "exact_distinct", int))
+        col.distinct_checked = col.non_null
     if m.keys and m.distinct_keys == m.rows:
         m.distinct_rows = m.rows  # a unique declared key: no row can repeat
     elif not keys:
-        q.add(_distinct_rows(m), _setter(m, "distinct_rows", int))
-    parts = [f"(SELECT {', '.join(q.exprs)} FROM {rel})"] if q.exprs else []
-    sample = None if full or m.rows <= CHECK_ROWS else 100.0 * CHECK_ROWS / m.rows
-    parts += _ask_kinds(q, m, rel, sample)
-    parts += _ask_orphans(q, m, rel, sample, refs)
+        q.add(distinct_rows(m), setter(m, "distinct_rows", int))
+    parts = [f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"] if q.exprs else []
+    parts += _ask_kinds(q, m)
+    for ref in refs:
+        parts.append(ask_orphans(q, m, ref, f"(SELECT {quote(ref.column)} FROM {m.relation})"))
     if parts:
-        bound = {**params, "sqlflow_now": m.now} if uses_now else params
+        bound = {**m.params, "sqlflow_now": m.now} if uses_now else m.params
         q.put(con.execute(f"SELECT * FROM {', '.join(parts)}", bound or None).fetchall()[0])
         m.queries += 1
     if m.distinct_rows is None:
         if any(c.exact_distinct == c.non_null == m.rows for c in keys):
             m.distinct_rows = m.rows
         else:
-            row = con.execute(f"SELECT {_distinct_rows(m)} FROM {rel}", params or None)
+            row = con.execute(f"SELECT {distinct_rows(m)} FROM {m.relation}", m.params or None)
             m.distinct_rows = int(row.fetchall()[0][0])
             m.queries += 1
 
 
-def _ask_numeric(q: _Select, col: ColumnStats) -> None:
-    low, high = _as_float(col.min), _as_float(col.max)
-    if _is_float(col.type) and (low is None or high is None) and col.non_null:
+def blank_count(col: ColumnStats) -> str:
+    """Count the column's empty or whitespace-only values; trim() only runs on values that
+    start below '!' (a CASE evaluates its THEN on those rows alone)."""
+    return f"count(CASE WHEN {col.sql} < '!' AND trim({col.sql}) = '' THEN 1 END)"
+
+
+def ask_numeric(q: Select, col: ColumnStats) -> None:
+    """Count non-finite values when min or max is not a number, else far-out values when
+    min or max lies beyond the fences of ``col.mean`` and ``col.spread``."""
+    if nonfinite_range(col):
         # NaN sorts above every number and infinities sit at the ends: only then count.
-        q.add(f"count_if(NOT isfinite({col.sql}))", _setter(col, "nonfinite", int))
+        q.add(f"count_if(NOT isfinite({col.sql}))", setter(col, "nonfinite", int))
         return
-    if col.mean is None or col.spread is None or not col.spread > 0 or low is None:
-        return
-    if not (math.isfinite(col.mean) and math.isfinite(col.spread)) or high is None:
-        return
-    lo, hi = col.mean - FENCE_Z * col.spread, col.mean + FENCE_Z * col.spread
-    col.fences = (lo, hi)
-    if low < lo or high > hi:
+    col.fences = fences(col)
+    if col.fences is not None and beyond(col, col.fences):
+        lo, hi = col.fences
         x = f"CAST({col.sql} AS DOUBLE)"
-        q.add(f"count_if({x} < {lo!r} OR {x} > {hi!r})", _setter(col, "outliers", int))
+        q.add(f"count_if({x} < {lo!r} OR {x} > {hi!r})", setter(col, "outliers", int))
 
 
-def _sampled(columns: Sequence[str], rel: str, percent: float | None) -> str:
-    """A subquery of ``columns`` of every row, or of a repeatable Bernoulli sample."""
-    source = f"SELECT {', '.join(columns)} FROM {rel}"
-    if percent is not None:
-        source += f" USING SAMPLE {percent:.6f} PERCENT (bernoulli, {SAMPLE_SEED})"
-    return f"({source}) AS sqlflow_s"
+def nonfinite_range(col: ColumnStats) -> bool:
+    """Whether a float column's min or max is NaN or infinite (so some value is)."""
+    low, high = as_float(col.min), as_float(col.max)
+    return is_float(col.type) and (low is None or high is None) and col.non_null > 0
 
 
-def _ask_kinds(q: _Select, m: Measures, rel: str, percent: float | None) -> list[str]:
-    """The format and type checks: one subquery part, its setters added to ``q``.
+def fences(col: ColumnStats) -> tuple[float, float] | None:
+    """``FENCE_Z`` standard deviations either side of the mean, when there is a spread."""
+    if col.mean is None or col.spread is None or not col.spread > 0:
+        return None
+    if not (math.isfinite(col.mean) and math.isfinite(col.spread)):
+        return None
+    return col.mean - FENCE_Z * col.spread, col.mean + FENCE_Z * col.spread
 
-    A regex costs ~150 ns a value, the dearest check of a run's profile, so a run that
-    wrote more than ``CHECK_ROWS`` rows has them checked on a repeatable Bernoulli sample
-    of about that many (``percent``): a share measured on 10,000 values is within a few
-    tenths of a percent of the truth. ``None`` checks every value.
+
+def beyond(col: ColumnStats, bounds: tuple[float, float]) -> bool:
+    """Whether the column's min or max lies outside ``bounds``."""
+    low, high = as_float(col.min), as_float(col.max)
+    return low is not None and high is not None and (low < bounds[0] or high > bounds[1])
+
+
+def kind_exprs(q: Select, m: Measures, *, blanks: str) -> list[str]:
+    """The format and type checks of every column of a known kind, over columns of that
+    name; their setters are added to ``q``, in the order of the expressions returned.
+
+    ``blanks`` says what to do with blank values: ``"none"`` there are none (plain counts),
+    ``"left_out"`` leave them out of the checks (a CASE each), ``"counted"`` count them as
+    present and failing (plain counts, cheaper to plan) for the caller to subtract once it
+    has counted blanks: every kind's test fails on a blank value. A regex costs ~150 ns a
+    value, the dearest check of a profile, which is why a run's profile checks a sample of
+    a large batch (``quality.batch``).
     """
-    checked = [c for c in m.columns if c.kind is not None and c.non_null]
-    if not checked:
-        return []
     exprs = []
-    for col in checked:
+    for col in checked_columns(m):
         c, kind = col.sql, KINDS[col.kind or ""]
         # A test may be false (not NULL) on NULL, so NULLs are kept out explicitly.
         bad = f"{c} IS NOT NULL AND NOT ({kind.sql(c)})"
-        if m.maybe_blank:
+        blank = f"({c} < '!' AND trim({c}) = '')"  # trim() only where c < '!' holds
+        if blanks == "left_out":
             # CASE, not count_if: trim() then runs only on values that start below '!'.
-            present = f"{c} IS NOT NULL AND NOT ({c} < '!' AND trim({c}) = '')"
-            bad = f"{bad} AND NOT ({c} < '!' AND trim({c}) = '')"
+            bad = f"{bad} AND NOT {blank}"
             exprs += [
-                f"count(CASE WHEN {present} THEN 1 END)",
+                f"count(CASE WHEN {c} IS NOT NULL AND NOT {blank} THEN 1 END)",
                 f"count(CASE WHEN {bad} THEN 1 END)",
             ]
-        else:  # pass 2 saw no value that could be blank: plain counts are cheaper
+        else:
             exprs += [f"count({c})", f"count_if({bad})"]
-        q.setters += [_setter(col, "checked", int), _setter(col, "invalid", int)]
+        q.setters += [setter(col, "checked", int), setter(col, "invalid", int)]
         if kind.is_type:
             # Text that should be a number: one offending value says what to fix. (None for
             # formats: an invalid email or phone number is still personal data.)
-            exprs.append(f"left(min(CASE WHEN {bad} THEN {c} END), 30)")
-            q.setters.append(_setter(col, "example"))
-    return [f"(SELECT {', '.join(exprs)} FROM {_sampled([c.sql for c in checked], rel, percent)})"]
+            shown = f"{bad} AND NOT {blank}" if blanks == "counted" else bad
+            exprs.append(f"left(min(CASE WHEN {shown} THEN {c} END), 30)")
+            q.setters.append(setter(col, "example"))
+    return exprs
 
 
-def _ask_orphans(
-    q: _Select, m: Measures, rel: str, percent: float | None, refs: Sequence[Reference]
-) -> list[str]:
-    """One left join per reference: rows whose value the referenced table lacks.
+def checked_columns(m: Measures) -> list[ColumnStats]:
+    """The columns of a recognised kind that hold some value."""
+    return [c for c in m.columns if c.kind is not None and c.non_null]
 
-    A left join, not NOT EXISTS: DuckDB plans it without grouping the relation, about
-    twice as fast, and unmatched rows are never multiplied by it. The join's cost grows
-    with the referenced table, so a large run joins the same sample as ``_ask_kinds``.
+
+def _ask_kinds(q: Select, m: Measures) -> list[str]:
+    """The format and type checks of a whole table: one subquery part."""
+    checked = checked_columns(m)
+    if not checked:
+        return []
+    source = f"(SELECT {', '.join(c.sql for c in checked)} FROM {m.relation}) AS sqlflow_s"
+    exprs = kind_exprs(q, m, blanks="left_out" if m.maybe_blank else "none")
+    return [f"(SELECT {', '.join(exprs)} FROM {source})"]
+
+
+def ask_orphans(q: Select, m: Measures, ref: Reference, source: str) -> str:
+    """One left join against the referenced table: rows whose value it lacks.
+
+    ``source`` is a FROM item with the profiled column (all rows, or a sample); its
+    setters are added to ``q``. A left join, not NOT EXISTS: DuckDB plans it without
+    grouping the relation, about twice as fast, and unmatched rows are never multiplied.
     """
-    parts = []
-    for ref in refs:
-        stats = OrphanStats(ref)
-        m.orphans.append(stats)
-        c, k = f"sqlflow_s.{quote(ref.column)}", f"sqlflow_t.{quote(ref.table_column)}"
-        missing = f"CASE WHEN {k} IS NULL THEN {c} END"
-        parts.append(
-            f"(SELECT count(*), count_if({k} IS NULL), count(DISTINCT {missing}), "
-            f"min({missing}) FROM {_sampled([quote(ref.column)], rel, percent)} "
-            f"LEFT JOIN {ref.table} AS sqlflow_t ON {k} = {c} WHERE {c} IS NOT NULL)"
-        )
-        q.setters += [_setter(stats, "checked", int), _setter(stats, "rows", int),
-                      _setter(stats, "values", int), _setter(stats, "example")]  # fmt: skip
-    return parts
+    stats = OrphanStats(ref)
+    m.orphans.append(stats)
+    c, k = f"sqlflow_o.{quote(ref.column)}", f"sqlflow_t.{quote(ref.table_column)}"
+    missing = f"CASE WHEN {k} IS NULL THEN {c} END"
+    q.setters += [setter(stats, "checked", int), setter(stats, "rows", int),
+                  setter(stats, "values", int), setter(stats, "example")]  # fmt: skip
+    return (
+        f"(SELECT count(*), count_if({k} IS NULL), count(DISTINCT {missing}), "
+        f"min({missing}) FROM {source} AS sqlflow_o "
+        f"LEFT JOIN {ref.table} AS sqlflow_t ON {k} = {c} WHERE {c} IS NOT NULL)"
+    )
 
 
-def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
+def ask_time(q: Select, col: ColumnStats, m: Measures) -> bool:
+    """The newest value up to now and the values in the future, when the max is past now;
+    returns whether the expressions bind ``$sqlflow_now``."""
     # min and max of a time column come back as date or datetime; the newest as a naive
     # UTC datetime (DATE as its midnight), as the engine reads a window's newest value.
     newest = as_naive_utc(col.max)
@@ -515,11 +633,11 @@ def _ask_time(q: _Select, col: ColumnStats, m: Measures) -> bool:
     utc = _utc_sql(col)
     if fresh:
         q.add(f"max(CASE WHEN isfinite({col.sql}) AND {utc} <= $sqlflow_now THEN {utc} END)",
-              _setter(col, "newest", as_naive_utc))  # fmt: skip
+              setter(col, "newest", as_naive_utc))  # fmt: skip
     if newest > m.now + FUTURE_SLACK and not FUTURE_WORDS.intersection(name_words(col.name)):
         slack = f"INTERVAL {int(FUTURE_SLACK.total_seconds())} SECOND"
         q.add(f"count_if(isfinite({col.sql}) AND {utc} > $sqlflow_now + {slack})",
-              _setter(col, "future", int))  # fmt: skip
+              setter(col, "future", int))  # fmt: skip
     return True
 
 
@@ -531,7 +649,8 @@ def _utc_sql(col: ColumnStats) -> str:
     return f"CAST({col.sql} AS TIMESTAMP)"  # a DATE as its midnight
 
 
-def _as_float(value: object) -> float | None:
+def as_float(value: object) -> float | None:
+    """``value`` as a finite float, or None (NULL, NaN, infinite, not a number)."""
     try:
         out = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -539,7 +658,8 @@ def _as_float(value: object) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _distinct_rows(m: Measures) -> str:
+def distinct_rows(m: Measures) -> str:
+    """Count the distinct rows, by a hash of the whole row."""
     # A 64-bit hash of the whole row: two different rows collide with odds of about
     # rows^2 / 2^65 (3e-6 for 10M rows), so a reported duplicate is a real one.
     return f"count(DISTINCT hash({', '.join(c.sql for c in m.columns)}))"
@@ -565,13 +685,13 @@ def _would_be_keys(m: Measures) -> list[ColumnStats]:
     found = [
         c
         for c in m.columns
-        if _may_be_key(c)
+        if may_be_key(c)
         and c.name.lower() not in declared
         and c.non_null >= 2
         and c.distinct is not None
         and c.distinct
         >= (PRIMARY_DISTINCT_SHARE if c is primary else KEY_DISTINCT_SHARE) * c.non_null
-        and not _is_float(c.type)
+        and not is_float(c.type)
     ]
     return found[:MAX_KEY_CHECKS]
 
@@ -579,62 +699,84 @@ def _would_be_keys(m: Measures) -> list[ColumnStats]:
 # -- references -------------------------------------------------------------------------
 
 
-def _find_references(
-    con: duckdb.DuckDBPyConnection, m: Measures, target: TableRef | None
-) -> list[Reference]:
+class ReferenceLookup:
     """Tables that ``*_id`` columns point at, by name: ``customer_id`` -> ``customers``.
 
     The referenced column is one of the same name or ``id``, of the same kind of type,
     in the target's database (the current one without a target), outside the state
-    schema, and never the target itself.
+    schema, and never the target itself. The catalog is read by ``parts``, which pass 2
+    adds to its statement; ``refs`` holds the references found once it has run, or the
+    ``given`` ones.
     """
-    declared = {k.lower() for k in m.keys}
-    wanted: dict[str, ColumnStats] = {}
-    for col in m.columns:
-        words = name_words(col.name)
-        if len(words) >= 2 and words[-1] == "id" and col.name.lower() not in declared:
-            for table in _plurals("_".join(words[:-1])):
-                wanted.setdefault(table, col)
-    if not wanted:
-        return []
-    rows = con.execute(
-        "SELECT database_name, schema_name, table_name, column_name, data_type "
-        "FROM duckdb_columns() WHERE database_name = coalesce($c, current_database()) "
-        "AND schema_name <> $state AND list_contains($tables, lower(table_name)) "
-        "AND list_contains($columns, lower(column_name)) "
-        "ORDER BY schema_name <> coalesce($s, current_schema()), schema_name, table_name, "
-        "lower(column_name) = 'id'",
-        {
-            "c": target.catalog if target is not None else None,
-            "s": target.schema if target is not None else None,
-            "state": STATE_SCHEMA,
-            "tables": list(wanted),
-            "columns": ["id", *{c.name.lower() for c in wanted.values()}],
-        },
-    ).fetchall()
-    m.queries += 1
-    refs: list[Reference] = []
-    for db, schema, table, column, dtype in rows:
-        col = wanted[table.lower()]
-        if column.lower() not in ("id", col.name.lower()) or _family(dtype) != col.family:
-            continue
-        if target is not None and (db.lower(), schema.lower(), table.lower()) == (
-            target.catalog.lower(),
-            target.schema.lower(),
-            target.name.lower(),
-        ):
-            continue
-        if any(r.column == col.name for r in refs):
-            continue  # one reference per column; a column of the same name sorts first
-        refs.append(
-            Reference(
-                col.name,
-                ".".join(quote(p) for p in (db, schema, table)),
-                column,
-                f"{schema}.{table}",
-            )  # fmt: skip
-        )
-    return refs
+
+    def __init__(
+        self, m: Measures, target: TableRef | None, given: Sequence[Reference] | None = None
+    ) -> None:
+        self.target = target
+        self.refs: list[Reference] = list(given or ())
+        self.wanted: dict[str, ColumnStats] = {}
+        if given is not None:
+            return
+        declared = {k.lower() for k in m.keys}
+        for col in m.columns:
+            words = name_words(col.name)
+            if len(words) >= 2 and words[-1] == "id" and col.name.lower() not in declared:
+                for table in _plurals("_".join(words[:-1])):
+                    self.wanted.setdefault(table, col)
+
+    @property
+    def parts(self) -> list[tuple[Select, str]]:
+        """The catalog lookup as a statement part, or none when nothing is looked for."""
+        if not self.wanted:
+            return []
+        q = Select()
+        q.setters.append(lambda rows: self._found(rows or []))
+        return [(q, (
+            "(SELECT list([database_name, schema_name, table_name, column_name, data_type] "
+            "ORDER BY schema_name <> coalesce($sqlflow_schema, current_schema()), "
+            "schema_name, table_name, lower(column_name) = 'id') "
+            "FROM duckdb_columns() "
+            "WHERE database_name = coalesce($sqlflow_catalog, current_database()) "
+            "AND schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
+            "lower(table_name)) AND list_contains($sqlflow_columns, lower(column_name)))"
+        ))]  # fmt: skip
+
+    @property
+    def params(self) -> dict[str, object]:
+        """The parameters ``parts`` binds."""
+        if not self.wanted:
+            return {}
+        target = self.target
+        return {
+            "sqlflow_catalog": target.catalog if target is not None else None,
+            "sqlflow_schema": target.schema if target is not None else None,
+            "sqlflow_state": STATE_SCHEMA,
+            "sqlflow_tables": list(self.wanted),
+            "sqlflow_columns": ["id", *{c.name.lower() for c in self.wanted.values()}],
+        }
+
+    def _found(self, rows: Sequence[Sequence[str]]) -> None:
+        target = self.target
+        for db, schema, table, column, dtype in rows:
+            col = self.wanted[table.lower()]
+            if column.lower() not in ("id", col.name.lower()) or _family(dtype) != col.family:
+                continue
+            if target is not None and (db.lower(), schema.lower(), table.lower()) == (
+                target.catalog.lower(),
+                target.schema.lower(),
+                target.name.lower(),
+            ):
+                continue
+            if any(r.column == col.name for r in self.refs):
+                continue  # one reference per column; a column of the same name sorts first
+            self.refs.append(
+                Reference(
+                    col.name,
+                    ".".join(quote(p) for p in (db, schema, table)),
+                    column,
+                    f"{schema}.{table}",
+                )  # fmt: skip
+            )
 
 
 def _plurals(stem: str) -> list[str]:

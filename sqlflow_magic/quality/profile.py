@@ -29,7 +29,15 @@ import duckdb
 
 from sqlflow_magic.engine.base import TableRef
 from sqlflow_magic.quality import recommend
-from sqlflow_magic.quality.measure import SHOWN_CHARS, ColumnStats, Reference, measure
+from sqlflow_magic.quality.batch import measure_batch
+from sqlflow_magic.quality.measure import (
+    SHOWN_CHARS,
+    ColumnStats,
+    Measures,
+    Reference,
+    describe,
+    measure_table,
+)
 from sqlflow_magic.quality.model import (
     CATEGORIES,
     CategoryScore,
@@ -73,13 +81,16 @@ def profile_relation(
 ) -> Profile:
     """Profile the rows of ``relation_sql`` in the seven quality categories.
 
-    Besides ``DESCRIBE``, it reads the relation with one aggregate over every row, a
-    look at its first 1,000 rows when text columns must be recognised by their values,
-    and one follow-up for what the aggregate could not settle (outliers, blanks, future
-    times, would-be keys, format checks, orphan joins); exact duplicate rows, when no
-    unique key rules them out, may take one more. ``*_id`` references cost one catalog
-    lookup and a join each (at most three), so a run's profile grows with its rows and
-    with the referenced columns, never with its target table.
+    Besides ``DESCRIBE`` and a look at the first 200 rows when text columns must be
+    recognised by their values, a run's profile reads the relation with one exact
+    aggregate over every row (counts, NULLs, ranges, ordered pairs) and one statement over
+    its rows, or over a repeatable sample of about 2,000 of them when the run wrote more
+    (spreads and far-out values, blanks, format and type checks, keys and copied rows,
+    orphan joins); rarely one more settles what those left open (see
+    ``quality.batch``). A whole table's profile reads every value (``quality.measure``).
+    ``*_id`` references cost one catalog lookup and a join each (at most three), so a
+    run's profile grows with its rows and with the referenced columns, never with its
+    target table.
 
     Args:
         con: the connection to run on; the profile only reads. Run it inside the run's
@@ -100,10 +111,11 @@ def profile_relation(
             (the current database without one) and it is never its own reference.
         now: the reference time for freshness (naive UTC); the clock when None.
         full: the on-demand profile of a table: measure what ``SUMMARIZE`` shows of
-            every column (approximate distinct count, min, max) and check formats and
-            types on every value. A run's profile (False) measures only what findings
-            need, and checks formats and types on a repeatable sample of about 10,000
-            rows when the run wrote more (the finding then says "about").
+            every column (approximate distinct count, min, max) and check every value.
+            A run's profile (False) measures only what findings need, and measures
+            formats, types, blanks, far-out values, orphans and repeats on a repeatable
+            sample of about 2,000 rows when the run wrote more (the findings then say
+            "about", and a note says so).
 
     Returns:
         The profile, with all seven categories in ``CATEGORIES`` order.
@@ -112,20 +124,29 @@ def profile_relation(
         duckdb.Error: the relation cannot be read.
     """
     now = now or utcnow()
-    m = measure(
-        con, relation_sql, params, keys=keys, time_columns=time_columns,
-        references=references, target=target, now=now, full=full,
-    )  # fmt: skip
+    m = describe(con, relation_sql, params, keys=keys, time_columns=time_columns, now=now)
+    (measure_table if full else measure_batch)(con, m, references, target)
     found = recommend.findings(m, rule_results)
-    notes = () if m.rows else ("no rows to profile",)
     return Profile(
         rows=m.rows,
         columns=tuple(_column_profile(c, m.rows) for c in m.columns),
         categories=category_scores(found, recommend.category_overrides(m)),
         profiled_at=now.replace(microsecond=0),
         full=full,
-        notes=notes,
+        notes=_notes(m),
     )
+
+
+def _notes(m: Measures) -> tuple[str, ...]:
+    if not m.rows:
+        return ("no rows to profile",)
+    if m.sampled:
+        return (
+            f"formats, types, blanks, far-out values, orphans and repeats were measured on "
+            f"a repeatable sample of {m.sample_rows:,} of the {m.rows:,} rows (findings say "
+            f"'about'); counts of rows and NULLs, ranges and newest values are exact",
+        )
+    return ()
 
 
 def _column_profile(col: ColumnStats, rows: int) -> ColumnProfile:

@@ -15,6 +15,7 @@ from sqlflow_magic.quality.measure import (
     FENCE_Z,
     KEY_NAME,
     OUTLIER_MAX_SHARE,
+    PRIMARY_DISTINCT_SHARE,
     ColumnStats,
     Measures,
     primary_candidate,
@@ -70,12 +71,20 @@ def _n(count: int) -> str:
 
 
 def _checked(col: ColumnStats) -> str:
-    """``3.0% of values (3 of 100)``, or for a sample ``about 0.5% of values (48 of 9,980
-    checked)``."""
-    if not col.sampled:
-        return _of(col.invalid, col.checked)
-    return (f"about {pct(col.invalid / col.checked)} of values ({_n(col.invalid)} of "
-            f"{_n(col.checked)} checked, a sample of {_n(col.present)})")  # fmt: skip
+    """How many values failed the column's kind, of all its values or of a sample."""
+    return _of_checked(col.invalid, col.checked, col.present)
+
+
+def _of_checked(bad: int, checked: int, total: int, what: str = "values") -> str:
+    """``3.0% of values (3 of 100)`` when all ``total`` were checked, else an estimate.
+
+    >>> _of_checked(9, 1998, 100000)
+    'about 0.5% of values (9 of 1,998 checked, a sample of 100,000)'
+    """
+    if checked >= total:
+        return _of(bad, checked, what)
+    return (f"about {pct(bad / checked)} of {what} ({_n(bad)} of {_n(checked)} checked, "
+            f"a sample of {_n(total)})")  # fmt: skip
 
 
 def _of(bad: int, total: int, what: str = "values") -> str:
@@ -131,13 +140,16 @@ def completeness(m: Measures) -> list[Finding]:
             continue
         name = sql_name(col.name)
         what = "NULL" if not col.blanks else ("blank" if not nulls else "NULL or blank")
-        detail = f" ({_n(nulls)} NULL, {_n(col.blanks)} blank)" if nulls and col.blanks else ""
+        # Blanks of a sampled batch are estimated from its sample; NULLs are counted.
+        about = "about " if m.sampled and col.blanks else ""
+        detail = (f" ({_n(nulls)} NULL, {about}{_n(col.blanks)} blank)" if nulls and col.blanks
+                  else "")  # fmt: skip
         if missing == m.rows:
             message = f"{col.name}: every row is {what}"
             advice = (f"fill it upstream (is a join or a source column missing?), or leave "
                       f"{name} out of the query")  # fmt: skip
         else:
-            message = f"{col.name}: {_of(missing, m.rows, 'rows')} are {what}{detail}"
+            message = f"{col.name}: {about}{_of(missing, m.rows, 'rows')} are {what}{detail}"
             advice = f"add EXPECT NOT NULL ({name}) if every row needs a value, or fill it upstream"
         if col.blanks:
             advice += f"; store blanks as NULL with nullif(trim({name}), '')"
@@ -169,15 +181,15 @@ def accuracy(m: Measures) -> list[Finding]:
                 f"{col.name}: {_of(col.nonfinite, col.non_null)} are NaN or infinite",
                 f"find the division or cast that makes them; EXPECT (isfinite({name}))",
             ))  # fmt: skip
-        if col.outliers and col.fences is not None:
-            share = col.outliers / col.non_null
+        if col.outliers and col.fences is not None and col.outliers_checked:
+            share = col.outliers / col.outliers_checked
             if share <= OUTLIER_MAX_SHARE:
                 lo, hi = (_fmt_number(v) for v in col.fences)
+                counted = _of_checked(col.outliers, col.outliers_checked, col.non_null)
                 out.append(Finding(
                     "accuracy", "outliers", col.name, share, share_score(share),
-                    f"{col.name}: {_of(col.outliers, col.non_null)} lie far outside the usual "
-                    f"range (below {lo} or above {hi}: {FENCE_Z:g} standard deviations from "
-                    f"the mean)",
+                    f"{col.name}: {counted} lie far outside the usual range (below {lo} or "
+                    f"above {hi}: {FENCE_Z:g} standard deviations from the mean)",
                     f"check them; if such values are impossible, EXPECT ({name} BETWEEN "
                     f"<lowest> AND <highest>) with the real bounds, or clean upstream",
                 ))  # fmt: skip
@@ -204,11 +216,7 @@ def consistency(m: Measures) -> list[Finding]:
         target = f"{ref.label}.{ref.table_column}"
         example = f", e.g. {orphan.example}" if orphan.example is not None else ""
         distinct = f"{_n(orphan.values)} distinct value{'s' if orphan.values != 1 else ''}"
-        if orphan.checked < present:
-            counted = (f"about {pct(share)} of rows ({_n(orphan.rows)} of {_n(orphan.checked)} "
-                       f"checked, a sample of {_n(present)})")  # fmt: skip
-        else:
-            counted = _of(orphan.rows, present, "rows")
+        counted = _of_checked(orphan.rows, orphan.checked, present, "rows")
         out.append(Finding(
             "consistency", "orphans", ref.column, share, share_score(share),
             f"{ref.column}: {counted} point at no row of {target} ({distinct}{example})",
@@ -274,51 +282,69 @@ def _interval_words(span: dt.timedelta) -> str:
 
 
 def uniqueness(m: Measures) -> list[Finding]:
-    """Duplicate rows, duplicate declared keys, would-be keys that repeat, candidate keys."""
+    """Duplicate rows, duplicate declared keys, would-be keys that repeat, candidate keys.
+
+    Of a sampled batch these are counted on its sample, which keeps rows with equal keys
+    together (``measure.Sample``), so a repeat in the batch is a repeat in the sample.
+    """
     out = []
-    if m.distinct_rows is not None and m.distinct_rows < m.rows:
-        extra = m.rows - m.distinct_rows
+    if m.distinct_rows is not None and m.sample_rows and m.distinct_rows < m.sample_rows:
+        extra = m.sample_rows - m.distinct_rows
+        share = extra / m.sample_rows
         out.append(Finding(
-            "uniqueness", "duplicate_rows", None, extra / m.rows, share_score(extra / m.rows),
-            f"{_of(extra, m.rows, 'rows')} are exact copies of another row",
+            "uniqueness", "duplicate_rows", None, share, share_score(share),
+            f"{_of_checked(extra, m.sample_rows, m.rows, 'rows')} are exact copies of another "
+            f"row",
             "remove them with SELECT DISTINCT, or find the join that multiplies rows",
         ))  # fmt: skip
-    if m.keys and m.distinct_keys is not None:
-        keyed = m.rows - m.null_keys
-        extra = keyed - m.distinct_keys
+    if m.keys and m.distinct_keys is not None and m.key_rows:
+        extra = m.key_rows - m.distinct_keys
         if extra > 0:
             keys = ", ".join(sql_name(k) for k in m.keys)
+            counted = _of_checked(extra, m.key_rows, m.rows - m.null_keys, "rows")
             out.append(Finding(
-                "uniqueness", "duplicate_keys", ", ".join(m.keys), extra / keyed,
-                share_score(extra / keyed),
-                f"KEY ({', '.join(m.keys)}): {_of(extra, keyed, 'rows')} repeat a key value "
-                f"of another row",
+                "uniqueness", "duplicate_keys", ", ".join(m.keys), extra / m.key_rows,
+                share_score(extra / m.key_rows),
+                f"KEY ({', '.join(m.keys)}): {counted} repeat a key value of another row",
                 f"EXPECT UNIQUE ({keys}); keep one row per key with QUALIFY row_number() OVER "
                 f"(PARTITION BY {keys} ORDER BY <newest first>) = 1",
             ))  # fmt: skip
     primary = primary_candidate(m)
     for col in m.columns:
-        if col.exact_distinct is None:
+        if col.exact_distinct is None or not col.distinct_checked:
             continue
         name = sql_name(col.name)
-        if col.exact_distinct == col.non_null and col.non_null == m.rows:
+        if _unique(col, m):
             out.append(Finding(
                 "uniqueness", "candidate_key", col.name, None, 100,
-                f"{col.name} is unique ({_n(col.non_null)} distinct values, no NULLs): a "
-                f"candidate key",
+                (f"{col.name} repeats no value in a sample of {_n(col.distinct_checked)} of "
+                 f"its rows, and has no NULLs: likely a candidate key" if m.sampled else
+                 f"{col.name} is unique ({_n(col.non_null)} distinct values, no NULLs): a "
+                 f"candidate key"),
                 f"if it must stay unique, EXPECT UNIQUE ({name})",
             ))  # fmt: skip
-        elif col is primary and not m.keys and col.exact_distinct < col.non_null:
-            extra = col.non_null - col.exact_distinct
+        elif col is primary and not m.keys and _nearly_unique(col):
+            extra = col.distinct_checked - col.exact_distinct
+            counted = _of_checked(extra, col.distinct_checked, col.non_null)
             out.append(Finding(
-                "uniqueness", "repeated_key", col.name, extra / col.non_null,
-                share_score(extra / col.non_null),
-                f"{col.name} looks like the key, but {_of(extra, col.non_null)} repeat "
-                f"another row's",
+                "uniqueness", "repeated_key", col.name, extra / col.distinct_checked,
+                share_score(extra / col.distinct_checked),
+                f"{col.name} looks like the key, but {counted} repeat another row's",
                 f"EXPECT UNIQUE ({name}); keep one row per key with QUALIFY row_number() OVER "
                 f"(PARTITION BY {name} ORDER BY <newest first>) = 1",
             ))  # fmt: skip
     return out
+
+
+def _unique(col: ColumnStats, m: Measures) -> bool:
+    """No NULL, and no value repeated among those counted (all, or a sample's)."""
+    return col.exact_distinct == col.distinct_checked and col.non_null == m.rows
+
+
+def _nearly_unique(col: ColumnStats) -> bool:
+    """Repeats, but few enough that the column is meant to be a key."""
+    distinct, among = col.exact_distinct or 0, col.distinct_checked
+    return PRIMARY_DISTINCT_SHARE * among <= distinct < among
 
 
 def validity(m: Measures) -> list[Finding]:
@@ -376,8 +402,8 @@ def business_rules(m: Measures, rules: Sequence[RuleOutcome]) -> list[Finding]:
 def _suggestions(m: Measures) -> list[Finding]:
     """Rules the data obeys today that would catch a regression tomorrow (information)."""
     rules: list[tuple[str, str, str]] = []  # (check, column, rule)
-    unique = [c for c in m.columns if c.exact_distinct == c.non_null == m.rows]
-    if m.keys and m.distinct_keys == m.rows - m.null_keys:
+    unique = [c for c in m.columns if c.exact_distinct is not None and _unique(c, m)]
+    if m.keys and m.distinct_keys == m.key_rows:
         rules.append(("unique", m.keys[0], f"UNIQUE ({', '.join(sql_name(k) for k in m.keys)})"))
     elif unique:
         rules.append(("unique", unique[0].name, f"UNIQUE ({sql_name(unique[0].name)})"))
@@ -417,11 +443,16 @@ def _suggestions(m: Measures) -> list[Finding]:
             column,
             None,
             100,
-            f"no rule declared; the data obeys this one today: {rule}",
+            f"no rule declared; {_obeyed_by(m, check)} obeys this one today: {rule}",
             f"declare it between MODE and AS: EXPECT {rule}",
         )  # fmt: skip
         for check, column, rule in rules[:MAX_SUGGESTIONS]
     ]
+
+
+def _obeyed_by(m: Measures, check: str) -> str:
+    # Only a unique key is judged on a sample: NOT NULL, ranges and freshness are exact.
+    return "a sample of the data" if m.sampled and check == "unique" else "the data"
 
 
 def _as_number(value: object) -> float | None:
