@@ -611,7 +611,8 @@ def run_case(
         case.setup()
         con.execute("CHECKPOINT")
         setup_rss = rss.peak()
-        repeat = min(max(repeat, case.min_repeat or repeat), case.max_repeat or repeat)
+        repeat = max(repeat, case.min_repeat or 0)
+        repeat = min(repeat, case.max_repeat or repeat)
         if isinstance(case, WatermarkLookup):
             rows = case.run_lookups(repeat)
         else:
