@@ -38,6 +38,7 @@ from sqlflow_magic.quality.measure import (
     MAX_KEY_CHECKS,
     MAX_REFERENCE_CHECKS,
     PRIMARY_DISTINCT_SHARE,
+    RUN_REFERENCE_ROWS,
     SAMPLE_MIN_KEYS,
     ColumnStats,
     Measures,
@@ -73,7 +74,7 @@ def measure_batch(
     target: TableRef | None,
 ) -> None:
     """Passes 2 to 4 over the rows of ``m.relation``; see the module docstring."""
-    lookup = ReferenceLookup(m, target, references)
+    lookup = ReferenceLookup(m, target, references, max_rows=RUN_REFERENCE_ROWS)
     _count_exactly(con, m, lookup)
     if not m.rows:
         return

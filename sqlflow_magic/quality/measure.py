@@ -84,6 +84,10 @@ PRIMARY_DISTINCT_SHARE = 0.85
 MAX_KEY_CHECKS = 3
 # Joins against referenced tables: at most this many per profile.
 MAX_REFERENCE_CHECKS = 3
+# A run's profile checks references only into tables of at most this many rows: the
+# orphan check reads every key of the referenced table (~5 ms per million on a 2-core
+# machine), whatever the batch. %sqlflow quality TABLE checks them all.
+RUN_REFERENCE_ROWS = 2_000_000
 FUTURE_SLACK = dt.timedelta(days=1)
 SHOWN_CHARS = 60
 
@@ -611,10 +615,14 @@ def ask_orphans(q: Select, m: Measures, ref: Reference, source: str) -> str:
     missing = f"CASE WHEN {k} IS NULL THEN {c} END"
     q.setters += [setter(stats, "checked", int), setter(stats, "rows", int),
                   setter(stats, "values", int), setter(stats, "example")]  # fmt: skip
+    # LIMIT the relation's exact row count: it filters nothing, but tells the optimizer
+    # how small the profiled side is. Its estimate of a filtered sample is far too high,
+    # so it would build the join's hash table on the referenced table instead (measured:
+    # 37 ms against 9 ms for a 2,500-row sample against 1M customers).
     return (
         f"(SELECT count(*), count_if({k} IS NULL), count(DISTINCT {missing}), "
-        f"min({missing}) FROM {source} AS sqlflow_o "
-        f"LEFT JOIN {ref.table} AS sqlflow_t ON {k} = {c} WHERE {c} IS NOT NULL)"
+        f"min({missing}) FROM (SELECT * FROM {source} AS sqlflow_l LIMIT {int(m.rows)}) "
+        f"AS sqlflow_o LEFT JOIN {ref.table} AS sqlflow_t ON {k} = {c} WHERE {c} IS NOT NULL)"
     )
 
 
@@ -710,9 +718,14 @@ class ReferenceLookup:
     """
 
     def __init__(
-        self, m: Measures, target: TableRef | None, given: Sequence[Reference] | None = None
+        self,
+        m: Measures,
+        target: TableRef | None,
+        given: Sequence[Reference] | None = None,
+        max_rows: int | None = None,
     ) -> None:
         self.target = target
+        self.max_rows = max_rows  # a referenced table larger than this is not checked
         self.refs: list[Reference] = list(given or ())
         self.wanted: dict[str, ColumnStats] = {}
         if given is not None:
@@ -732,13 +745,15 @@ class ReferenceLookup:
         q = Select()
         q.setters.append(lambda rows: self._found(rows or []))
         return [(q, (
-            "(SELECT list([database_name, schema_name, table_name, column_name, data_type] "
-            "ORDER BY schema_name <> coalesce($sqlflow_schema, current_schema()), "
-            "schema_name, table_name, lower(column_name) = 'id') "
-            "FROM duckdb_columns() "
-            "WHERE database_name = coalesce($sqlflow_catalog, current_database()) "
-            "AND schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
-            "lower(table_name)) AND list_contains($sqlflow_columns, lower(column_name)))"
+            "(SELECT list([c.database_name, c.schema_name, c.table_name, c.column_name, "
+            "c.data_type, CAST(t.estimated_size AS VARCHAR)] "
+            "ORDER BY c.schema_name <> coalesce($sqlflow_schema, current_schema()), "
+            "c.schema_name, c.table_name, lower(c.column_name) = 'id') "
+            "FROM duckdb_columns() AS c JOIN duckdb_tables() AS t "
+            "USING (database_name, schema_name, table_name) "
+            "WHERE c.database_name = coalesce($sqlflow_catalog, current_database()) "
+            "AND c.schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
+            "lower(c.table_name)) AND list_contains($sqlflow_columns, lower(c.column_name)))"
         ))]  # fmt: skip
 
     @property
@@ -757,10 +772,12 @@ class ReferenceLookup:
 
     def _found(self, rows: Sequence[Sequence[str]]) -> None:
         target = self.target
-        for db, schema, table, column, dtype in rows:
+        for db, schema, table, column, dtype, size in rows:
             col = self.wanted[table.lower()]
             if column.lower() not in ("id", col.name.lower()) or _family(dtype) != col.family:
                 continue
+            if self.max_rows is not None and int(size or 0) > self.max_rows:
+                continue  # the check would read every key of the referenced table
             if target is not None and (db.lower(), schema.lower(), table.lower()) == (
                 target.catalog.lower(),
                 target.schema.lower(),

@@ -149,6 +149,23 @@ def test_consistency_orphan_keys_against_a_table_found_by_name(con):
     assert "5 distinct values, e.g. 96" in finding.message
 
 
+def test_a_run_profile_skips_references_into_large_tables(con, monkeypatch):
+    from sqlflow_magic.quality import measure
+
+    con.execute(
+        "CREATE TABLE customers AS SELECT i AS id FROM range(1, 96) r(i);"
+        "CREATE TABLE orders AS SELECT i AS order_id, 1 + i AS customer_id FROM range(100) r(i)"
+    )
+    target = TableRef("memory", "main", "orders", exists=True)
+    monkeypatch.setattr(measure, "RUN_REFERENCE_ROWS", 94)  # customers holds 95 rows
+    monkeypatch.setattr("sqlflow_magic.quality.batch.RUN_REFERENCE_ROWS", 94)
+    run = profile_relation(con, "SELECT * FROM orders", target=target, now=NOW)
+    assert not [f for f in run.findings if f.check == "orphans"]
+    # the whole-table profile (%sqlflow quality) checks every reference
+    whole = profile_relation(con, "SELECT * FROM orders", target=target, now=NOW, full=True)
+    assert _only(whole, "consistency", "orphans").column == "customer_id"
+
+
 def test_consistency_pairs_in_the_wrong_order(con):
     con.execute(
         "CREATE TABLE t AS SELECT i AS id, DATE '2024-01-01' + CAST(i AS INTEGER) AS start_date, "
