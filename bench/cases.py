@@ -9,10 +9,10 @@ buffer cache and the settings; each side writes its own, identical target table.
 from __future__ import annotations
 
 import contextlib
-import os
 import cProfile
 import datetime as dt
 import io
+import os
 import resource
 import shutil
 import statistics
