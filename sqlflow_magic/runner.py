@@ -419,9 +419,13 @@ def _bind(
 ) -> Query:
     """The query ready to run: macros as typed parameters, every value bound."""
     params = bind_variables(spec.query.macros, namespace, source, spec.query.offset)
-    if window is not None and any(not m.is_variable for m in spec.query.macros):
-        params["sqlflow_start"] = window.start or "-infinity"
-        params["sqlflow_end"] = window.end
+    if window is not None:
+        # Only the bounds the query uses: DuckDB refuses a parameter it does not use.
+        used = {m.name.split("_")[0] for m in spec.query.macros if not m.is_variable}
+        if "start" in used:
+            params["sqlflow_start"] = window.start or "-infinity"
+        if "end" in used:
+            params["sqlflow_end"] = window.end
     return Query(_query_text(spec), params)
 
 

@@ -383,7 +383,8 @@ def _recognise(columns: Sequence[ColumnStats], lists: Sequence[Sequence[object]]
     """
     candidates = [f for f in FORMATS if f.by_values]
     for col, column_values in zip(columns, lists, strict=True):
-        values = [v for v in column_values if isinstance(v, str) and v.strip()]
+        # list() over no rows is NULL: an empty batch has nothing to recognise
+        values = [v for v in column_values or () if isinstance(v, str) and v.strip()]
         if len(values) < RECOGNISE_MIN_VALUES:
             continue
         allowed = len(values) - RECOGNISE_SHARE * len(values)

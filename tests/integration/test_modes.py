@@ -191,6 +191,17 @@ def test_incremental_row_level_query_reports_rows_left_out_too(sql, con, events)
     assert same_rows(con, "SELECT * FROM raw", expected)
 
 
+def test_incremental_query_may_use_one_bound_only(sql, con, events):
+    # only the parameters the query uses are bound (DuckDB refuses any other)
+    _events(con, "2025-03-01 00:00", hours=4)
+    for macro in ("ts > @start_dt", "ts <= @end_dt", "CAST(ts AS DATE) >= @start_date"):
+        sql(f"CREATE TABLE raw MODE INCREMENTAL BY ts AS SELECT * FROM events WHERE {macro}",
+            "--end '2025-03-01 01:59:59'")  # fmt: skip
+        assert rows(con, "SELECT count(*) FROM raw")[0][0] == 8
+        con.execute("DROP TABLE raw")
+        con.execute("DELETE FROM sqlflow.watermarks")
+
+
 def test_incremental_without_macros_tells_the_user(sql, events, capsys):
     sql("CREATE TABLE raw MODE INCREMENTAL BY ts AS SELECT * FROM events")
     assert "@start_dt" in capsys.readouterr().out
