@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 # ever written into a committed file (see shared/recipes/labextension.md).
 export YARN_NPM_REGISTRY_SERVER ?= $(shell npm config get registry 2>/dev/null)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# As `activate` would: another virtualenv active in the caller's shell must not leak into
+# the tests (IPython warns about a foreign VIRTUAL_ENV, and the suite fails on warnings).
+export VIRTUAL_ENV := $(abspath $(VENV))
 
 .PHONY: setup demo test test-fast lab bench clean
 
