@@ -59,6 +59,7 @@ class Staged:
 
     name: str  # quoted, ready to use in SQL
     columns: tuple[Column, ...]
+    rows: int = 0  # rows the query returned (0 in a dry run, which stages nothing)
 
 
 @dataclass(frozen=True)

@@ -240,16 +240,11 @@ class DuckDBEngine:
 
         ``columns`` are the query's columns when the caller knows them already.
         """
-        name = self._stage_name()
+        name = f"temp.main.{quote(f'sqlflow_batch_{uuid.uuid4().hex[:12]}')}"
         columns = tuple(columns if columns is not None else self.query_columns(query))
         self.note_tz_columns(columns)
-        self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
-        return Staged(name=name, columns=columns)
-
-    @staticmethod
-    def _stage_name() -> str:
-        """A fresh name for a temporary table of this connection, quoted."""
-        return f"temp.main.{quote(f'sqlflow_batch_{uuid.uuid4().hex[:12]}')}"
+        rows = self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
+        return Staged(name=name, columns=columns, rows=rows)
 
     def create_from_staged(self, table: TableRef, staged: Staged) -> int:
         """Create ``table`` holding every row of a staged batch."""
@@ -362,23 +357,21 @@ class DuckDBEngine:
         target = self.table_sql(table)
         deleted = self._write(f"DELETE FROM {target} WHERE {inside}", window_params)
         if summarises:
-            staged = self._stage_name()
-            rows_in = self._write(f"CREATE TEMP TABLE {staged} AS {query.sql}", query.params)
+            staged = self.stage(query, columns)
             inserted = self._write(
-                f"INSERT INTO {target} BY NAME SELECT * FROM {staged} WHERE {inside}",
+                f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name} WHERE {inside}",
                 window_params,
             )
-            self._write(f"DROP TABLE {staged}")
-            return WindowWrite(rows_in=rows_in, inserted=inserted, deleted=deleted)
+            self.drop_staged(staged)
+            return WindowWrite(rows_in=staged.rows, inserted=inserted, deleted=deleted)
         params = {**query.params, **window_params}
         batch = f"({query.sql}\n) AS sqlflow_batch"  # a newline ends a trailing -- comment
         left_out = 0
         if not self.dry_run:
-            left_out = int(
-                self.read(f"SELECT count(*) FROM {batch} WHERE ({inside}) IS NOT TRUE", params)[0][
-                    0
-                ]
+            counted = self.read(
+                f"SELECT count(*) FROM {batch} WHERE ({inside}) IS NOT TRUE", params
             )
+            left_out = int(counted[0][0])
         inserted = self._write(
             f"INSERT INTO {target} BY NAME SELECT * FROM {batch} WHERE {inside}", params
         )
@@ -453,8 +446,8 @@ class DuckDBEngine:
         return column.lower() in self._tz_columns
 
 
-# Statement kinds of query texts (parsing depends only on the text); bounded, since
-# every distinct $-free text of a session lands here.
+# Whether each query text is one SELECT (parsing depends only on the text), so a run
+# parses its query once; cleared when it grows past 1,024 texts.
 _ONE_SELECT: dict[str, bool] = {}
 
 
