@@ -94,6 +94,11 @@ CASES = [
     ("inc", "CREATE TABLE inc MODE INCREMENTAL BY ts AS SELECT ts, id, "
      "CAST(CASE WHEN id = 45 THEN 'x' ELSE qty::VARCHAR END AS INTEGER) AS qty FROM src",
      "--start '2025-01-02' --end '2025-01-03'", DatabaseError, "Conversion", None),
+    # the same for a query that summarises (its result is staged after the window's delete)
+    ("inc", "CREATE TABLE inc MODE INCREMENTAL BY ts AS SELECT ts, id, "
+     "sum(CASE WHEN id = 45 THEN error('boom at 45') ELSE qty END) AS qty FROM src "
+     "GROUP BY ts, id", "--start '2025-01-02' --end '2025-01-03'", DatabaseError, "boom at 45",
+     None),
     ("up", "CREATE TABLE up MODE UPSERT KEY (id) AS SELECT id, name, 'many' AS qty FROM src",
      "", SchemaConflictError, "qty is INTEGER in the table but the query returns VARCHAR", None),
     ("up", "CREATE TABLE up MODE UPSERT KEY (id) AS SELECT id::VARCHAR AS id, name, qty FROM src",
