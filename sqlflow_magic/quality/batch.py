@@ -147,6 +147,7 @@ def _count_exactly(con: duckdb.DuckDBPyConnection, m: Measures, lookup: Referenc
     add_pairs(q, m)
     parts = [(q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"), *recognition_part(m)]
     run_parts(con, m, parts + lookup.parts, {**m.params, **lookup.params})
+    lookup.resolve(con)
 
 
 # -- pass 3: the rows, or a sample of them ----------------------------------------------

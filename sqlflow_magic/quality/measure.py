@@ -431,6 +431,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, m: Measures, lookup: ReferenceLoo
     add_pairs(q, m)
     parts = [(q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"), *recognition_part(m)]
     run_parts(con, m, parts + lookup.parts, {**m.params, **lookup.params})
+    lookup.resolve(con)
 
 
 def any_null(key_sql: Sequence[str]) -> str:
@@ -713,9 +714,11 @@ class ReferenceLookup:
 
     The referenced column is one of the same name or ``id``, of the same kind of type,
     in the target's database (the current one without a target), outside the state
-    schema, and never the target itself. The catalog is read by ``parts``, which pass 2
-    adds to its statement; ``refs`` holds the references found once it has run, or the
-    ``given`` ones.
+    schema, and never the target itself. ``parts`` finds the tables of those names: pass 2
+    adds it to its statement. ``resolve`` then binds each table found (no statement runs)
+    for its columns; reading ``duckdb_columns()`` instead would list every column of every
+    table, views and system catalogs included (4.8 ms against 0.7 ms for a four-table
+    database). ``refs`` holds the references found, or the ``given`` ones.
     """
 
     def __init__(
@@ -729,6 +732,7 @@ class ReferenceLookup:
         self.max_rows = max_rows  # a referenced table larger than this is not checked
         self.refs: list[Reference] = list(given or ())
         self.wanted: dict[str, ColumnStats] = {}
+        self.tables: list[Sequence[object]] = []  # (database, schema, table), as found
         if given is not None:
             return
         declared = {k.lower() for k in m.keys}
@@ -744,17 +748,17 @@ class ReferenceLookup:
         if not self.wanted:
             return []
         q = Select()
-        q.setters.append(lambda rows: self._found(rows or []))
+        q.setters.append(lambda rows: self.tables.extend(rows or ()))
+        # The target's schema first, so an unqualified name resolves as users expect.
         return [(q, (
-            "(SELECT list([c.database_name, c.schema_name, c.table_name, c.column_name, "
-            "c.data_type, CAST(t.estimated_size AS VARCHAR)] "
-            "ORDER BY c.schema_name <> coalesce($sqlflow_schema, current_schema()), "
-            "c.schema_name, c.table_name, lower(c.column_name) = 'id') "
-            "FROM duckdb_columns() AS c JOIN duckdb_tables() AS t "
-            "USING (database_name, schema_name, table_name) "
-            "WHERE c.database_name = coalesce($sqlflow_catalog, current_database()) "
-            "AND c.schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
-            "lower(c.table_name)) AND list_contains($sqlflow_columns, lower(c.column_name)))"
+            "(SELECT list([database_name, schema_name, table_name] "
+            "ORDER BY schema_name <> coalesce($sqlflow_schema, current_schema()), "
+            "schema_name, table_name) "
+            "FROM duckdb_tables() "
+            "WHERE database_name = coalesce($sqlflow_catalog, current_database()) "
+            "AND schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
+            "lower(table_name)) AND ($sqlflow_max_rows IS NULL "
+            "OR estimated_size <= $sqlflow_max_rows))"
         ))]  # fmt: skip
 
     @property
@@ -768,33 +772,29 @@ class ReferenceLookup:
             "sqlflow_schema": target.schema if target is not None else None,
             "sqlflow_state": STATE_SCHEMA,
             "sqlflow_tables": list(self.wanted),
-            "sqlflow_columns": ["id", *{c.name.lower() for c in self.wanted.values()}],
+            "sqlflow_max_rows": self.max_rows,
         }
 
-    def _found(self, rows: Sequence[Sequence[str]]) -> None:
+    def resolve(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Turn the tables ``parts`` found into references, binding each for its columns."""
         target = self.target
-        for db, schema, table, column, dtype, size in rows:
+        mine = None if target is None else tuple(
+            p.lower() for p in (target.catalog, target.schema, target.name)
+        )  # fmt: skip
+        for db, schema, table in self.tables:
             col = self.wanted[table.lower()]
-            if column.lower() not in ("id", col.name.lower()) or _family(dtype) != col.family:
-                continue
-            if self.max_rows is not None and int(size or 0) > self.max_rows:
-                continue  # the check would read every key of the referenced table
-            if target is not None and (db.lower(), schema.lower(), table.lower()) == (
-                target.catalog.lower(),
-                target.schema.lower(),
-                target.name.lower(),
-            ):
-                continue
             if any(r.column == col.name for r in self.refs):
-                continue  # one reference per column; a column of the same name sorts first
-            self.refs.append(
-                Reference(
-                    col.name,
-                    ".".join(quote(p) for p in (db, schema, table)),
-                    column,
-                    f"{schema}.{table}",
-                )  # fmt: skip
-            )
+                continue  # one reference per column: the first table found wins
+            if (db.lower(), schema.lower(), table.lower()) == mine:
+                continue
+            quoted = ".".join(quote(p) for p in (db, schema, table))
+            relation = con.table(quoted)
+            types = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+            # A column of the same name first, else ``id``; of the same kind of type.
+            for name in sorted(types, key=lambda n: (n.lower() != col.name.lower(), n)):
+                if name.lower() in ("id", col.name.lower()) and _family(types[name]) == col.family:
+                    self.refs.append(Reference(col.name, quoted, name, f"{schema}.{table}"))
+                    break
 
 
 def _plurals(stem: str) -> list[str]:
