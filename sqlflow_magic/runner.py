@@ -35,6 +35,7 @@ from sqlflow_magic.modes.window import compute_window, plan_lookback
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvent, RunEvents
 from sqlflow_magic.observe.redact import redact_text
+from sqlflow_magic.quality.measure import RecognisedKinds
 from sqlflow_magic.quality.rules import (
     QualityCheckFailed,
     RuleResult,
@@ -141,7 +142,7 @@ def run_transform(
             with frames_registered(con, spec.names, namespace), engine.transaction():
                 result = _run(
                     spec, table, engine, store, namespace, source, options, run_id, started,
-                    known,
+                    known, session.kinds,
                 )  # fmt: skip
             if result.definition is not None:
                 session.definitions[remembered_at] = result.definition
@@ -179,6 +180,7 @@ def _run(
     run_id: str,
     started: dt.datetime,
     known_definition: tuple | None = None,
+    kinds: RecognisedKinds | None = None,
 ) -> RunResult:
     clock = time.perf_counter()
     table, table_columns = _existing_columns(engine, spec, table, source)
@@ -219,7 +221,7 @@ def _run(
             raise QualityCheckFailed(table.key, rule_results)
     profile = None
     if options.profile and not options.dry_run and outcome.written is not None:
-        profile = _profile(engine, spec, table, outcome, rule_results, window, options)
+        profile = _profile(engine, spec, table, outcome, rule_results, window, options, kinds)
     if outcome.staged is not None:
         engine.drop_staged(outcome.staged)
     watermark_after = watermark
@@ -330,7 +332,7 @@ def _resolve(
     return table
 
 
-def _profile(engine, spec, table, outcome, rule_results, window, options):
+def _profile(engine, spec, table, outcome, rule_results, window, options, kinds):
     """The profile of the rows this run wrote, inside its transaction.
 
     A bug in the profile's Python never costs the run (it goes without a profile); a
@@ -347,7 +349,7 @@ def _profile(engine, spec, table, outcome, rule_results, window, options):
             keys=() if spec.mode is Mode.UPSERT else spec.keys,
             time_columns=(spec.time_column,) if spec.time_column else None,
             rule_results=[RuleOutcome.from_result(r) for r in rule_results],
-            target=table, now=window.end if window else (options.now or utcnow()),
+            target=table, now=window.end if window else (options.now or utcnow()), kinds=kinds,
         )  # fmt: skip
     except duckdb.Error as err:
         raise DatabaseError(

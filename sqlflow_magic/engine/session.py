@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from sqlflow_magic.quality.measure import RecognisedKinds
 from sqlflow_magic.syntax.names import fold
 
 MEMORY = ":memory:"
@@ -49,6 +50,8 @@ class Session:
         # run whose definition is unchanged then skips reading it back. Any plain
         # statement that may write forgets it all (it may have edited the state tables).
         self.definitions: dict[tuple[str, str], tuple] = {}
+        # The kinds of text columns the per-run profile recognised by their values.
+        self.kinds = RecognisedKinds()
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The connection for the calling thread."""
@@ -87,13 +90,15 @@ class Session:
         """Forget what a plain statement starting with ``statement_word`` may change.
 
         USE, SET, ATTACH and the like may move the current database or schema; anything
-        that may write may have edited the state tables' definitions.
+        that may write may have edited the state tables' definitions, or rewritten a
+        target with other values under the same column names.
         """
         word = statement_word.upper()
         if word in ("USE", "SET", "RESET", "ATTACH", "DETACH"):
             self.place = None
         if word not in _READ_ONLY_WORDS:
             self.definitions.clear()
+            self.kinds.forget()
 
     def close(self) -> None:
         """Close the connection; cursors of other threads close with it."""

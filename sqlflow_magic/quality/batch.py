@@ -42,6 +42,7 @@ from sqlflow_magic.quality.measure import (
     SAMPLE_MIN_KEYS,
     ColumnStats,
     Measures,
+    RecognisedKinds,
     Reference,
     ReferenceLookup,
     Sample,
@@ -72,10 +73,11 @@ def measure_batch(
     m: Measures,
     references: Sequence[Reference] | None,
     target: TableRef | None,
+    kinds: RecognisedKinds | None = None,
 ) -> None:
     """Passes 2 to 4 over the rows of ``m.relation``; see the module docstring."""
     lookup = ReferenceLookup(m, target, references, max_rows=RUN_REFERENCE_ROWS)
-    _count_exactly(con, m, lookup)
+    _count_exactly(con, m, lookup, kinds, target.key if target is not None else None)
     if not m.rows:
         return
     m.sample = choose_sample(m)
@@ -119,7 +121,13 @@ def _hashable_primary(m: Measures) -> ColumnStats | None:
 # -- pass 2: exact, over every row ------------------------------------------------------
 
 
-def _count_exactly(con: duckdb.DuckDBPyConnection, m: Measures, lookup: ReferenceLookup) -> None:
+def _count_exactly(
+    con: duckdb.DuckDBPyConnection,
+    m: Measures,
+    lookup: ReferenceLookup,
+    kinds: RecognisedKinds | None,
+    target: str | None,
+) -> None:
     """Pass 2, with what pass 3 needs besides: the first values of text columns no name
     explains (to recognise their kind) and the catalog's referenced tables."""
     q = Select()
@@ -145,7 +153,10 @@ def _count_exactly(con: duckdb.DuckDBPyConnection, m: Measures, lookup: Referenc
         q.add(f"count_if({' OR '.join(t + ' < ' + repr('!') for t in text)})",
               setter(m, "maybe_blank", int))  # fmt: skip
     add_pairs(q, m)
-    parts = [(q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"), *recognition_part(m)]
+    parts = [
+        (q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"),
+        *recognition_part(m, kinds, target),
+    ]
     run_parts(con, m, parts + lookup.parts, {**m.params, **lookup.params})
     lookup.resolve(con)
 

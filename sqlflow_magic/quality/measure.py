@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from sqlflow_magic.engine.base import TableRef
+from sqlflow_magic.engine.base import Query, TableRef
 from sqlflow_magic.engine.duckdb import DuckDBEngine, as_naive_utc
 from sqlflow_magic.quality.formats import (
     FORMATS,
@@ -256,10 +256,11 @@ def describe(
 ) -> Measures:
     """Pass 1: the columns of ``relation_sql``, and the kinds their names say they hold."""
     bound = dict(params or {})
-    described = con.execute(f"DESCRIBE {relation_sql}", bound or None).fetchall()
+    # A relation binds without running: cheaper than DESCRIBE, with the same type names.
+    described = DuckDBEngine(con).query_columns(Query(relation_sql, bound))
     seen: set[str] = set()
     columns = []
-    for name, dtype, *_ in described:
+    for name, dtype in ((c.name, c.type) for c in described):
         if name.lower() not in seen:  # a repeated name cannot be told apart by reference
             seen.add(name.lower())
             columns.append(ColumnStats(name, dtype, _family(dtype)))
@@ -361,14 +362,64 @@ def run_parts(
 # -- what the text columns hold, and which tables the *_id columns point at ------------
 
 
-def recognition_part(m: Measures) -> list[tuple[Select, str]]:
+class RecognisedKinds:
+    """Kinds recognised from a target's values, remembered for its next runs in a kernel.
+
+    Recognising a text column by its values reads its first ``SAMPLE_ROWS`` values, a
+    tenth of a 1% batch's profile; a column's kind does not change from run to run, so a
+    kernel recognises it once per target, column and type. Only a full look (a batch of
+    at least ``SAMPLE_ROWS`` rows) is remembered, whatever it found, nothing included; a
+    smaller batch is looked at again next time. ``forget`` starts over (the session does
+    when a plain statement may have rewritten a table).
+    """
+
+    def __init__(self) -> None:
+        self._kinds: dict[tuple[str, str, str], str | None] = {}
+
+    def recall(self, target: str, col: ColumnStats) -> tuple[bool, str | None]:
+        """Whether ``col`` of ``target`` was recognised before, and its kind then."""
+        key = (target.lower(), col.name.lower(), col.type)
+        return key in self._kinds, self._kinds.get(key)
+
+    def remember(self, target: str, col: ColumnStats) -> None:
+        """Keep what ``col`` of ``target`` was recognised as (None: no kind)."""
+        self._kinds[(target.lower(), col.name.lower(), col.type)] = col.kind
+
+    def forget(self) -> None:
+        """Recognise every column anew."""
+        self._kinds.clear()
+
+
+def recognition_part(
+    m: Measures, memo: RecognisedKinds | None = None, target: str | None = None
+) -> list[tuple[Select, str]]:
     """The first ``SAMPLE_ROWS`` values of the text columns no name explains, as a part of
-    pass 2's statement; the kinds are recognised from them when the values arrive."""
-    unknown = [c for c in m.columns if c.family == "text" and c.kind is None]
+    pass 2's statement; the kinds are recognised from them when the values arrive.
+
+    With a ``memo`` and the ``target`` the rows belong to, columns recognised in an
+    earlier run keep that kind and are not read.
+    """
+    unknown = []
+    for col in m.columns:
+        if col.family != "text" or col.kind is not None:
+            continue
+        known, kind = memo.recall(target, col) if memo and target else (False, None)
+        if known:
+            col.kind = kind
+        else:
+            unknown.append(col)
     if not unknown:
         return []
+
+    def recognise(lists) -> None:
+        lists = lists or [[] for _ in unknown]
+        _recognise(unknown, lists)
+        if memo and target and len(lists[0] or ()) >= SAMPLE_ROWS:  # list() keeps NULLs
+            for col in unknown:
+                memo.remember(target, col)
+
     q = Select()
-    q.setters.append(lambda lists: _recognise(unknown, lists or [[] for _ in unknown]))
+    q.setters.append(recognise)
     values = ", ".join(f"list({c.sql})" for c in unknown)
     first = f"SELECT {', '.join(c.sql for c in unknown)} FROM {m.relation} LIMIT {SAMPLE_ROWS}"
     return [(q, f"(SELECT [{values}] FROM ({first}))")]

@@ -34,6 +34,7 @@ from sqlflow_magic.quality.measure import (
     SHOWN_CHARS,
     ColumnStats,
     Measures,
+    RecognisedKinds,
     Reference,
     describe,
     measure_table,
@@ -78,6 +79,7 @@ def profile_relation(
     target: TableRef | None = None,
     now: dt.datetime | None = None,
     full: bool = False,
+    kinds: RecognisedKinds | None = None,
 ) -> Profile:
     """Profile the rows of ``relation_sql`` in the seven quality categories.
 
@@ -116,6 +118,8 @@ def profile_relation(
             formats, types, blanks, far-out values, orphans and repeats on a repeatable
             sample of about 2,000 rows when the run wrote more (the findings then say
             "about", and a note says so).
+        kinds: what earlier runs in this kernel recognised text columns of ``target``
+            as (see ``RecognisedKinds``); a run's profile then skips reading their values.
 
     Returns:
         The profile, with all seven categories in ``CATEGORIES`` order.
@@ -125,7 +129,10 @@ def profile_relation(
     """
     now = now or utcnow()
     m = describe(con, relation_sql, params, keys=keys, time_columns=time_columns, now=now)
-    (measure_table if full else measure_batch)(con, m, references, target)
+    if full:
+        measure_table(con, m, references, target)
+    else:
+        measure_batch(con, m, references, target, kinds)
     found = recommend.findings(m, rule_results)
     return Profile(
         rows=m.rows,

@@ -395,3 +395,84 @@ def test_compare_a_run_profile_with_a_whole_table_profile(con):
         "row counts do not"  # fmt: skip
     assert not any(line.startswith("rows:") for line in changes)
     assert (run.full, table.full) == (False, True)
+
+
+def test_a_reference_prefers_the_targets_schema_and_a_column_of_the_same_name(con):
+    # Three candidates: other.customers (wrong schema), and in main both an ``id`` and a
+    # ``customer_id`` column, which disagree. Only main.customers.customer_id lacks 98, 99.
+    con.execute(
+        "CREATE SCHEMA other;"
+        "CREATE TABLE other.customers AS SELECT i AS customer_id FROM range(10) r(i);"
+        "CREATE TABLE customers AS SELECT i AS id, i AS customer_id FROM range(98) r(i);"
+        "UPDATE customers SET id = 1000 + id WHERE customer_id < 50;"
+        "CREATE TABLE orders AS SELECT i AS order_id, i AS customer_id FROM range(100) r(i)"
+    )
+    target = TableRef("memory", "main", "orders", exists=True)
+    finding = _only(
+        profile_relation(con, "SELECT * FROM orders", target=target, now=NOW),
+        "consistency",
+        "orphans",
+    )
+    assert "main.customers.customer_id" in finding.message
+    assert "2.0% of rows (2 of 100)" in finding.message
+
+
+def test_kinds_recognised_by_values_are_remembered_for_the_targets_next_runs(con):
+    from sqlflow_magic.quality.measure import SAMPLE_ROWS, RecognisedKinds
+
+    target = TableRef("memory", "main", "t", exists=True)
+    kinds = RecognisedKinds()
+    # ``contact`` is not named like an email column: its values say what it holds.
+    con.execute(
+        f"CREATE TABLE first AS SELECT 'u' || i || '@example.com' AS contact "
+        f"FROM range({SAMPLE_ROWS}) r(i)"
+    )
+    first = profile_relation(con, "SELECT * FROM first", target=target, now=NOW, kinds=kinds)
+    assert first.column("contact").kind == "email"
+    # The next batch's values alone would not be recognised (2 of 3 are not emails)...
+    con.execute(
+        "CREATE TABLE second AS SELECT CASE WHEN i % 3 = 0 THEN 'u' || i || '@example.com' "
+        "ELSE 'nobody' END AS contact FROM range(300) r(i)"
+    )
+    alone = profile_relation(con, "SELECT * FROM second", target=target, now=NOW)
+    assert alone.column("contact").kind is None
+    # ...but the target's column was recognised once: 200 of 300 are invalid emails.
+    again = profile_relation(con, "SELECT * FROM second", target=target, now=NOW, kinds=kinds)
+    email = _only(again, "validity", "format:email")
+    assert "66.7% of values (200 of 300)" in email.message
+    # Another target's column of the same name is its own.
+    other = TableRef("memory", "main", "u", exists=True)
+    assert (
+        profile_relation(con, "SELECT * FROM second", target=other, now=NOW, kinds=kinds)
+        .column("contact")
+        .kind
+        is None
+    )
+    kinds.forget()
+    assert (
+        profile_relation(con, "SELECT * FROM second", target=target, now=NOW, kinds=kinds)
+        .column("contact")
+        .kind
+        is None
+    )
+
+
+def test_a_small_batch_is_recognised_again_next_time(con):
+    from sqlflow_magic.quality.measure import RecognisedKinds
+
+    target = TableRef("memory", "main", "t", exists=True)
+    kinds = RecognisedKinds()
+    con.execute("CREATE TABLE few AS SELECT 'nobody' AS contact FROM range(10)")
+    assert (
+        profile_relation(con, "SELECT * FROM few", target=target, now=NOW, kinds=kinds)
+        .column("contact")
+        .kind
+        is None
+    )
+    con.execute("CREATE TABLE many AS SELECT 'u' || i || '@x.com' AS contact FROM range(50) r(i)")
+    assert (
+        profile_relation(con, "SELECT * FROM many", target=target, now=NOW, kinds=kinds)
+        .column("contact")
+        .kind
+        == "email"
+    )

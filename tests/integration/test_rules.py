@@ -63,7 +63,10 @@ def test_unique_checks_the_resulting_table_not_only_the_batch(sql, con, orders):
     sql(transform(rule, "order_id IN (1, 2)", mode="APPEND"))
     # the batch alone is unique, but customer 10 is already in the table
     con.execute("UPDATE raw_orders SET customer_id = 10 WHERE order_id = 4")
-    with pytest.raises(QualityCheckFailed, match=r"2 rows of the table share a key .*1 rows written.*customer_id=10"):
+    with pytest.raises(
+        QualityCheckFailed,
+        match=r"2 rows of the table share a key .*1 rows written.*customer_id=10",
+    ):
         sql(transform(rule, "order_id = 4", mode="APPEND"))
     assert con.execute("SELECT count(*) FROM clean").fetchone()[0] == 2
 
@@ -152,3 +155,26 @@ def test_rule_syntax_errors_point_at_line_and_column(sql, orders):
         sql(transform("  EXPECT (amount >= )"))
     assert info.value.line == 3
     assert "^" in info.value.excerpt
+
+
+def test_a_kernel_recognises_a_targets_text_columns_once_until_a_plain_write(sql, con):
+    from sqlflow_magic.quality.model import Profile
+
+    def last_kind() -> str | None:
+        (text,) = con.execute(
+            "SELECT profile FROM sqlflow.quality_profiles ORDER BY profiled_at DESC, rowid DESC "
+            "LIMIT 1"
+        ).fetchone()
+        return Profile.from_json(text).column("contact").kind
+
+    emails = (
+        "CREATE TABLE t MODE APPEND AS SELECT 'u' || i || '@x.com' AS contact FROM range(200) r(i)"
+    )
+    nobody = "CREATE TABLE t MODE APPEND AS SELECT 'nobody' AS contact FROM range(300)"
+    sql(emails)
+    assert last_kind() == "email"
+    sql(nobody)  # remembered from the first run: these are 300 invalid emails
+    assert last_kind() == "email"
+    sql("CREATE TABLE unrelated (a INTEGER)")  # a plain statement that may write
+    sql(nobody)
+    assert last_kind() is None
