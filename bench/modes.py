@@ -39,6 +39,10 @@ Cases (sqlflow vs hand-written; target: sqlflow / hand-written <= 1.10):
   upsert_vs_delete_insert
                     information only: MODE UPSERT vs BEGIN; DELETE keys; INSERT batch;
                     COMMIT; CHECKPOINT (the checkpoint MERGE does inside its COMMIT)
+  append_vs_with_run_record, incremental_tick_vs_with_run_record, ...
+                    information only: sqlflow vs the same hand-written job plus the one
+                    write SPEC section 2 requires of every run, a run record (17 columns)
+                    in the job's transaction: how much of sqlflow's fixed cost is that
 
 Each timed case does one untimed warm-up per side, then ``--repeat`` rounds, alternating
 which side goes first; before every timed run the side's target (and watermark) is reset
