@@ -809,7 +809,7 @@ class ReferenceLookup:
             "WHERE database_name = coalesce($sqlflow_catalog, current_database()) "
             "AND schema_name <> $sqlflow_state AND list_contains($sqlflow_tables, "
             "lower(table_name)) AND ($sqlflow_max_rows IS NULL "
-            "OR estimated_size <= $sqlflow_max_rows))"
+            "OR coalesce(estimated_size, 0) <= $sqlflow_max_rows))"
         ))]  # fmt: skip
 
     @property
