@@ -365,8 +365,8 @@ def run_parts(
 class RecognisedKinds:
     """Kinds recognised from a target's values, remembered for its next runs in a kernel.
 
-    Recognising a text column by its values reads its first ``SAMPLE_ROWS`` values, a
-    tenth of a 1% batch's profile; a column's kind does not change from run to run, so a
+    Recognising a text column by its values reads its first ``SAMPLE_ROWS`` values (about
+    3 ms of work in a 1% batch's profile, beside its exact pass); a column's kind does not change from run to run, so a
     kernel recognises it once per target, column and type. Only a full look (a batch of
     at least ``SAMPLE_ROWS`` rows) is remembered, whatever it found, nothing included; a
     smaller batch is looked at again next time. ``forget`` starts over (the session does
@@ -768,8 +768,8 @@ class ReferenceLookup:
     schema, and never the target itself. ``parts`` finds the tables of those names: pass 2
     adds it to its statement. ``resolve`` then binds each table found (no statement runs)
     for its columns; reading ``duckdb_columns()`` instead would list every column of every
-    table, views and system catalogs included (4.8 ms against 0.7 ms for a four-table
-    database). ``refs`` holds the references found, or the ``given`` ones.
+    table, views and system catalogs included (4.8 ms against 2.6 ms, binds included, for
+    a four-table database). ``refs`` holds the references found, or the ``given`` ones.
     """
 
     def __init__(
