@@ -22,7 +22,7 @@ Cases (medians of ``--repeat`` runs after one warm-up; targets from issue 3):
            (target: profile / run <= 10%). After each repeat the batch is deleted again
            and the database CHECKPOINTed, so every repeat does the same work. Like a
            kernel's runs, the repeats share what the first one recognised text columns
-           as (``RecognisedKinds``); profile_first_s is that first, warm-up profile. The CPU
+           as (``quality.recognised``); profile_first_s is that first, warm-up profile. The CPU
            column is process CPU time (every thread), steadier than wall time on a busy
            machine; the run's own work waits on its commit, the profile does not.
 """
@@ -43,7 +43,6 @@ from pathlib import Path
 import duckdb
 
 from sqlflow_magic.engine.base import TableRef
-from sqlflow_magic.quality.measure import RecognisedKinds
 from sqlflow_magic.quality.profile import profile_relation
 
 TABLE_LIMIT = 2.0
@@ -163,7 +162,7 @@ def bench_batch(con: duckdb.DuckDBPyConnection, repeat: int, rows: int) -> dict[
     """The run's own work for a 1% batch vs the profile of that batch (wall and CPU)."""
     target = _target(con)
     run, profile, run_cpu, profile_cpu = [], [], [], []
-    kinds = RecognisedKinds()  # the session's, in a kernel
+    kinds = {}  # in a kernel: the session's RecognisedKinds.of(target, definition)
 
     def one() -> None:
         start, cpu = time.perf_counter(), _cpu()

@@ -35,7 +35,7 @@ from sqlflow_magic.modes.window import compute_window, plan_lookback
 from sqlflow_magic.namespace import bind_variables, frames_registered
 from sqlflow_magic.observe.events import RunEvent, RunEvents
 from sqlflow_magic.observe.redact import redact_text
-from sqlflow_magic.quality.measure import RecognisedKinds
+from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.quality.rules import (
     QualityCheckFailed,
     RuleResult,
@@ -142,7 +142,7 @@ def run_transform(
             with frames_registered(con, spec.names, namespace), engine.transaction():
                 result = _run(
                     spec, table, engine, store, namespace, source, options, run_id, started,
-                    known, session.kinds,
+                    known, session.kinds.of(table.key, spec.source),
                 )  # fmt: skip
             if result.definition is not None:
                 session.definitions[remembered_at] = result.definition
@@ -180,7 +180,7 @@ def _run(
     run_id: str,
     started: dt.datetime,
     known_definition: tuple | None = None,
-    kinds: RecognisedKinds | None = None,
+    kinds: KindsOfColumns | None = None,
 ) -> RunResult:
     clock = time.perf_counter()
     table, table_columns = _existing_columns(engine, spec, table, source)

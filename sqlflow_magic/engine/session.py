@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from sqlflow_magic.quality.measure import RecognisedKinds
+from sqlflow_magic.quality.recognised import RecognisedKinds
 from sqlflow_magic.syntax.names import fold
 
 MEMORY = ":memory:"

@@ -42,7 +42,6 @@ from sqlflow_magic.quality.measure import (
     SAMPLE_MIN_KEYS,
     ColumnStats,
     Measures,
-    RecognisedKinds,
     Reference,
     ReferenceLookup,
     Sample,
@@ -65,6 +64,7 @@ from sqlflow_magic.quality.measure import (
     run_parts,
     setter,
 )
+from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.syntax.names import quote
 
 
@@ -73,11 +73,11 @@ def measure_batch(
     m: Measures,
     references: Sequence[Reference] | None,
     target: TableRef | None,
-    kinds: RecognisedKinds | None = None,
+    kinds: KindsOfColumns | None = None,
 ) -> None:
     """Passes 2 to 4 over the rows of ``m.relation``; see the module docstring."""
     lookup = ReferenceLookup(m, target, references, max_rows=RUN_REFERENCE_ROWS)
-    _count_exactly(con, m, lookup, kinds, target.key if target is not None else None)
+    _count_exactly(con, m, lookup, kinds)
     if not m.rows:
         return
     m.sample = choose_sample(m)
@@ -125,8 +125,7 @@ def _count_exactly(
     con: duckdb.DuckDBPyConnection,
     m: Measures,
     lookup: ReferenceLookup,
-    kinds: RecognisedKinds | None,
-    target: str | None,
+    kinds: KindsOfColumns | None,
 ) -> None:
     """Pass 2, with what pass 3 needs besides: the first values of text columns no name
     explains (to recognise their kind) and the catalog's referenced tables."""
@@ -155,7 +154,7 @@ def _count_exactly(
     add_pairs(q, m)
     parts = [
         (q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"),
-        *recognition_part(m, kinds, target),
+        *recognition_part(m, kinds),
     ]
     run_parts(con, m, parts + lookup.parts, {**m.params, **lookup.params})
     lookup.resolve(con)

@@ -55,6 +55,7 @@ from sqlflow_magic.quality.formats import (
     name_words,
     paired_columns,
 )
+from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.state.store import STATE_SCHEMA
 from sqlflow_magic.syntax.names import quote
 
@@ -362,50 +363,21 @@ def run_parts(
 # -- what the text columns hold, and which tables the *_id columns point at ------------
 
 
-class RecognisedKinds:
-    """Kinds recognised from a target's values, remembered for its next runs in a kernel.
-
-    Recognising a text column by its values reads its first ``SAMPLE_ROWS`` values (about
-    3 ms of work in a 1% batch's profile, beside its exact pass); a column's kind does not change from run to run, so a
-    kernel recognises it once per target, column and type. Only a full look (a batch of
-    at least ``SAMPLE_ROWS`` rows) is remembered, whatever it found, nothing included; a
-    smaller batch is looked at again next time. ``forget`` starts over (the session does
-    when a plain statement may have rewritten a table).
-    """
-
-    def __init__(self) -> None:
-        self._kinds: dict[tuple[str, str, str], str | None] = {}
-
-    def recall(self, target: str, col: ColumnStats) -> tuple[bool, str | None]:
-        """Whether ``col`` of ``target`` was recognised before, and its kind then."""
-        key = (target.lower(), col.name.lower(), col.type)
-        return key in self._kinds, self._kinds.get(key)
-
-    def remember(self, target: str, col: ColumnStats) -> None:
-        """Keep what ``col`` of ``target`` was recognised as (None: no kind)."""
-        self._kinds[(target.lower(), col.name.lower(), col.type)] = col.kind
-
-    def forget(self) -> None:
-        """Recognise every column anew."""
-        self._kinds.clear()
-
-
-def recognition_part(
-    m: Measures, memo: RecognisedKinds | None = None, target: str | None = None
-) -> list[tuple[Select, str]]:
+def recognition_part(m: Measures, memo: KindsOfColumns | None = None) -> list[tuple[Select, str]]:
     """The first ``SAMPLE_ROWS`` values of the text columns no name explains, as a part of
     pass 2's statement; the kinds are recognised from them when the values arrive.
 
-    With a ``memo`` and the ``target`` the rows belong to, columns recognised in an
-    earlier run keep that kind and are not read.
+    With a ``memo`` (see ``quality.recognised``), columns recognised in an earlier run
+    keep that kind and are not read; only a full look (``SAMPLE_ROWS`` rows) goes into
+    it, whatever it found, so a smaller batch is looked at again next time.
     """
     unknown = []
     for col in m.columns:
         if col.family != "text" or col.kind is not None:
             continue
-        known, kind = memo.recall(target, col) if memo and target else (False, None)
-        if known:
-            col.kind = kind
+        key = (col.name.lower(), col.type)
+        if memo is not None and key in memo:
+            col.kind = memo[key]
         else:
             unknown.append(col)
     if not unknown:
@@ -414,9 +386,9 @@ def recognition_part(
     def recognise(lists) -> None:
         lists = lists or [[] for _ in unknown]
         _recognise(unknown, lists)
-        if memo and target and len(lists[0] or ()) >= SAMPLE_ROWS:  # list() keeps NULLs
+        if memo is not None and len(lists[0] or ()) >= SAMPLE_ROWS:  # list() keeps NULLs
             for col in unknown:
-                memo.remember(target, col)
+                memo[(col.name.lower(), col.type)] = col.kind
 
     q = Select()
     q.setters.append(recognise)

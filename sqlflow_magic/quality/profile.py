@@ -34,7 +34,6 @@ from sqlflow_magic.quality.measure import (
     SHOWN_CHARS,
     ColumnStats,
     Measures,
-    RecognisedKinds,
     Reference,
     describe,
     measure_table,
@@ -50,6 +49,7 @@ from sqlflow_magic.quality.model import (
     category_scores,
     share_score,
 )
+from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.state.store import utcnow
 
 __all__ = [
@@ -79,7 +79,7 @@ def profile_relation(
     target: TableRef | None = None,
     now: dt.datetime | None = None,
     full: bool = False,
-    kinds: RecognisedKinds | None = None,
+    kinds: KindsOfColumns | None = None,
 ) -> Profile:
     """Profile the rows of ``relation_sql`` in the seven quality categories.
 
@@ -118,8 +118,9 @@ def profile_relation(
             formats, types, blanks, far-out values, orphans and repeats on a repeatable
             sample of about 2,000 rows when the run wrote more (the findings then say
             "about", and a note says so).
-        kinds: what earlier runs in this kernel recognised text columns of ``target``
-            as (see ``RecognisedKinds``); a run's profile then skips reading their values.
+        kinds: what earlier runs recognised the text columns of these rows as, to
+            consult and fill (``RecognisedKinds.of``, per target and definition); a
+            run's profile then skips reading the values of those columns.
 
     Returns:
         The profile, with all seven categories in ``CATEGORIES`` order.

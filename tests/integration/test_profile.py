@@ -417,62 +417,50 @@ def test_a_reference_prefers_the_targets_schema_and_a_column_of_the_same_name(co
     assert "2.0% of rows (2 of 100)" in finding.message
 
 
-def test_kinds_recognised_by_values_are_remembered_for_the_targets_next_runs(con):
-    from sqlflow_magic.quality.measure import SAMPLE_ROWS, RecognisedKinds
+def test_kinds_recognised_by_values_are_remembered_for_the_next_runs(con):
+    from sqlflow_magic.quality.measure import SAMPLE_ROWS
 
-    target = TableRef("memory", "main", "t", exists=True)
-    kinds = RecognisedKinds()
+    kinds = {}
     # ``contact`` is not named like an email column: its values say what it holds.
     con.execute(
         f"CREATE TABLE first AS SELECT 'u' || i || '@example.com' AS contact "
         f"FROM range({SAMPLE_ROWS}) r(i)"
     )
-    first = profile_relation(con, "SELECT * FROM first", target=target, now=NOW, kinds=kinds)
+    first = profile_relation(con, "SELECT * FROM first", now=NOW, kinds=kinds)
     assert first.column("contact").kind == "email"
+    assert kinds == {("contact", "VARCHAR"): "email"}
     # The next batch's values alone would not be recognised (2 of 3 are not emails)...
     con.execute(
         "CREATE TABLE second AS SELECT CASE WHEN i % 3 = 0 THEN 'u' || i || '@example.com' "
         "ELSE 'nobody' END AS contact FROM range(300) r(i)"
     )
-    alone = profile_relation(con, "SELECT * FROM second", target=target, now=NOW)
-    assert alone.column("contact").kind is None
-    # ...but the target's column was recognised once: 200 of 300 are invalid emails.
-    again = profile_relation(con, "SELECT * FROM second", target=target, now=NOW, kinds=kinds)
+    assert profile_relation(con, "SELECT * FROM second", now=NOW).column("contact").kind is None
+    # ...but the column was recognised once: 200 of 300 are invalid emails.
+    again = profile_relation(con, "SELECT * FROM second", now=NOW, kinds=kinds)
     email = _only(again, "validity", "format:email")
     assert "66.7% of values (200 of 300)" in email.message
-    # Another target's column of the same name is its own.
-    other = TableRef("memory", "main", "u", exists=True)
-    assert (
-        profile_relation(con, "SELECT * FROM second", target=other, now=NOW, kinds=kinds)
-        .column("contact")
-        .kind
-        is None
-    )
+
+
+def test_recognised_kinds_are_kept_per_target_and_definition():
+    from sqlflow_magic.quality.recognised import RecognisedKinds
+
+    kinds = RecognisedKinds()
+    kinds.of("main.t", "SELECT a")[("contact", "VARCHAR")] = "email"
+    assert kinds.of("MAIN.T", "SELECT a") == {("contact", "VARCHAR"): "email"}
+    assert kinds.of("main.u", "SELECT a") == {}  # another target's column is its own
+    assert kinds.of("main.t", "SELECT b") == {}  # a new definition starts over
+    assert kinds.of("main.t", "SELECT a") == {}  # ...and the old one is gone
+    kinds.of("main.t", "SELECT a")[("contact", "VARCHAR")] = "email"
     kinds.forget()
-    assert (
-        profile_relation(con, "SELECT * FROM second", target=target, now=NOW, kinds=kinds)
-        .column("contact")
-        .kind
-        is None
-    )
+    assert kinds.of("main.t", "SELECT a") == {}
 
 
 def test_a_small_batch_is_recognised_again_next_time(con):
-    from sqlflow_magic.quality.measure import RecognisedKinds
-
-    target = TableRef("memory", "main", "t", exists=True)
-    kinds = RecognisedKinds()
+    kinds = {}
     con.execute("CREATE TABLE few AS SELECT 'nobody' AS contact FROM range(10)")
-    assert (
-        profile_relation(con, "SELECT * FROM few", target=target, now=NOW, kinds=kinds)
-        .column("contact")
-        .kind
-        is None
-    )
+    few = profile_relation(con, "SELECT * FROM few", now=NOW, kinds=kinds)
+    assert few.column("contact").kind is None
+    assert kinds == {}
     con.execute("CREATE TABLE many AS SELECT 'u' || i || '@x.com' AS contact FROM range(50) r(i)")
-    assert (
-        profile_relation(con, "SELECT * FROM many", target=target, now=NOW, kinds=kinds)
-        .column("contact")
-        .kind
-        == "email"
-    )
+    many = profile_relation(con, "SELECT * FROM many", now=NOW, kinds=kinds)
+    assert many.column("contact").kind == "email"

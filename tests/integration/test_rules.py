@@ -157,7 +157,7 @@ def test_rule_syntax_errors_point_at_line_and_column(sql, orders):
     assert "^" in info.value.excerpt
 
 
-def test_a_kernel_recognises_a_targets_text_columns_once_until_a_plain_write(sql, con):
+def test_a_kernel_recognises_a_targets_text_columns_once_per_definition(sql, con):
     from sqlflow_magic.quality.model import Profile
 
     def last_kind() -> str | None:
@@ -167,14 +167,24 @@ def test_a_kernel_recognises_a_targets_text_columns_once_until_a_plain_write(sql
         ).fetchone()
         return Profile.from_json(text).column("contact").kind
 
-    emails = (
-        "CREATE TABLE t MODE APPEND AS SELECT 'u' || i || '@x.com' AS contact FROM range(200) r(i)"
-    )
-    nobody = "CREATE TABLE t MODE APPEND AS SELECT 'nobody' AS contact FROM range(300)"
-    sql(emails)
+    def fill(values: str) -> None:  # the source changes behind the kernel's back
+        con.execute(
+            f"CREATE OR REPLACE TABLE src AS SELECT {values} AS contact FROM range(300) r(i)"
+        )
+
+    first = "CREATE TABLE t MODE APPEND AS SELECT contact FROM src"
+    second = "CREATE TABLE t MODE APPEND AS SELECT contact FROM src WHERE contact <> ''"
+    fill("'u' || i || '@x.com'")
+    sql(first)
     assert last_kind() == "email"
-    sql(nobody)  # remembered from the first run: these are 300 invalid emails
+    fill("'nobody'")
+    sql(first)  # remembered: these are 300 invalid emails
     assert last_kind() == "email"
-    sql("CREATE TABLE unrelated (a INTEGER)")  # a plain statement that may write
-    sql(nobody)
+    sql(second)  # a new definition recognises anew
     assert last_kind() is None
+    fill("'u' || i || '@x.com'")
+    sql(second)  # remembered: no kind
+    assert last_kind() is None
+    sql("CREATE TABLE unrelated (a INTEGER)")  # a plain statement that may write
+    sql(second)
+    assert last_kind() == "email"

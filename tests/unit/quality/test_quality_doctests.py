@@ -12,7 +12,8 @@ import pytest
     "module",
     ["sqlflow_magic.quality.model", "sqlflow_magic.quality.formats",
      "sqlflow_magic.quality.measure", "sqlflow_magic.quality.recommend",
-     "sqlflow_magic.quality.profile", "sqlflow_magic.render.quality_view"],
+     "sqlflow_magic.quality.profile", "sqlflow_magic.quality.recognised",
+     "sqlflow_magic.render.quality_view"],
 )  # fmt: skip
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
