@@ -8,13 +8,17 @@ there are three statements and only the expressions a finding needs. After
 
 2. Exact, over every row: the row count and each column's non-NULL count (free where
    DuckDB's statistics know a column has no NULL), min and max of numbers and times
-   (ranges, the newest value, whether a float holds NaN), ordered pairs, NULL keys, one
-   test for blanks across the text columns; side by side, the first values of text
-   columns no name explains and the catalog lookup.
+   (ranges, the newest value, whether a float holds NaN), ordered pairs, NULL keys; side
+   by side, the first values of text columns no name explains and the catalog lookup.
+   Nothing here needs a distinct count or a look at text values: over a 10M-row batch
+   those two (an approximate distinct count of the key, one test for blanks) were half
+   of this pass, and the sample answers both as well.
 3. One statement over the rows themselves when the run wrote at most ``CHECK_ROWS``, else
    over a repeatable ``Sample`` of about that many: the mean and spread of each measure
-   and the values far outside them, the format and type checks, distinct keys and
-   would-be keys, copied rows, and a left join per ``*_id`` reference.
+   and the values far outside them, the format and type checks, whether some text value
+   may be blank, distinct keys and would-be keys, copied rows, and a left join per
+   ``*_id`` reference. Seldom twice: when the key the sample hashes turns out to repeat
+   so much that the sample holds too few of its values (see ``wider_sample``).
 4. Rarely, one more statement for what pass 3 leaves open: blanks per column (only when
    some value may be blank), NaN counts, future times and the newest value up to now (only
    when a max is past now), far-out values a sample missed although min or max lie beyond
@@ -27,6 +31,7 @@ x% of values (n of m checked, a sample of N)", and the profile notes the sample.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import duckdb
@@ -67,6 +72,9 @@ from sqlflow_magic.quality.measure import (
 from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.syntax.names import quote
 
+# Up to this many rows, pass 3 counts distinct values by deduplicating their list.
+LIST_DISTINCT_ROWS = 20_000
+
 
 def measure_batch(
     con: duckdb.DuckDBPyConnection,
@@ -80,30 +88,92 @@ def measure_batch(
     _count_exactly(con, m, lookup, kinds)
     if not m.rows:
         return
+    refs = lookup.refs[:MAX_REFERENCE_CHECKS]
     m.sample = choose_sample(m)
-    _measure_rows(con, m, lookup.refs[:MAX_REFERENCE_CHECKS])
+    before = _Snapshot(m)
+    _measure_rows(con, m, refs)
+    wider = wider_sample(m)
+    if wider is not m.sample:
+        # The distinct values the first sample counted stay the estimate of their column.
+        learned, queries = {c.name: c.distinct for c in m.columns}, m.queries
+        before.restore(m)
+        m.sample, m.queries = wider, queries
+        _measure_rows(con, m, refs)
+        for col in m.columns:
+            col.distinct = learned[col.name] if col.distinct is None else col.distinct
     _settle(con, m)
 
 
 def choose_sample(m: Measures) -> Sample | None:
     """None when the batch is small enough to measure whole; else the rows to measure.
 
-    The sample hashes the declared key, else the column that looks like the key when it
-    is nearly unique (repeats of it then stay countable), else the columns of numbers,
-    times and booleans (cheap to hash; copied rows still agree on them), else every one.
-    It keeps about ``CHECK_ROWS`` rows, and at least ``SAMPLE_MIN_KEYS`` declared keys.
+    The sample hashes the declared key, else the column that looks like the key (repeats
+    of it then stay countable) unless its NULLs alone make it less than
+    ``PRIMARY_DISTINCT_SHARE`` distinct, else the columns of numbers, times and booleans
+    (cheap to hash; copied rows still agree on them), else every one. It keeps about
+    ``CHECK_ROWS`` rows; ``wider_sample`` says, once pass 3 has seen it, whether the
+    hashed key repeats too much for that.
     """
     if m.rows <= CHECK_ROWS:
         return None
     share = CHECK_ROWS / m.rows
     if m.keys:
-        share = max(share, SAMPLE_MIN_KEYS / max(m.approx_keys or 1, 1))
-        return Sample(tuple(quote(k) for k in m.keys), share) if share < 1 else None
+        return Sample(tuple(quote(k) for k in m.keys), share)
     primary = _hashable_primary(m)
-    if primary is not None and (primary.distinct or 0) >= PRIMARY_DISTINCT_SHARE * m.rows:
+    if primary is not None and primary.non_null >= PRIMARY_DISTINCT_SHARE * m.rows:
         return Sample((primary.sql,), share)
+    return Sample(_plain_columns(m), share)
+
+
+def wider_sample(m: Measures) -> Sample | None:
+    """The sample pass 3 should have measured: ``m.sample`` itself, or a better one when
+    the key it hashes repeats too much.
+
+    A sample hashed on a key keeps all rows of a key or none, so each key with many rows
+    makes it lumpier. With a declared key, it must hold at least ``SAMPLE_MIN_KEYS``
+    distinct keys: fewer, and the share grows to keep that many (every row, when that
+    takes them all). A would-be key must be ``PRIMARY_DISTINCT_SHARE`` distinct over the
+    batch, estimated from the sample's distinct values; else the plain columns are hashed.
+    Both are rare (a declared key is usually unique, the column named like the key too),
+    and then worth a second pass 3 rather than an approximate distinct count of every row
+    in pass 2, which each run would pay.
+    """
+    sample = m.sample
+    if sample is None:
+        return None
+    if m.keys:
+        if m.distinct_keys is None or m.distinct_keys >= SAMPLE_MIN_KEYS:
+            return sample
+        share = SAMPLE_MIN_KEYS * sample.share / max(m.distinct_keys, 1)
+        return Sample(sample.columns, share) if share < 1 else None
+    primary = _hashable_primary(m)
+    if primary is None or sample.columns != (primary.sql,) or primary.exact_distinct is None:
+        return sample
+    distinct = round(primary.exact_distinct / sample.share)
+    if distinct >= PRIMARY_DISTINCT_SHARE * m.rows:
+        return sample
+    return Sample(_plain_columns(m), sample.share)
+
+
+def _plain_columns(m: Measures) -> tuple[str, ...]:
     plain = [c.sql for c in m.columns if c.family in ("numeric", "time", "boolean")]
-    return Sample(tuple(plain or [c.sql for c in m.columns]), share)
+    return tuple(plain or [c.sql for c in m.columns])
+
+
+class _Snapshot:
+    """The measures as pass 2 left them, to measure pass 3 again from there."""
+
+    def __init__(self, m: Measures) -> None:
+        self.measures = copy.copy(m.__dict__)
+        self.orphans = list(m.orphans)
+        self.columns = [(col, copy.copy(col.__dict__)) for col in m.columns]
+
+    def restore(self, m: Measures) -> None:
+        """Put back every measure pass 3 set, in the same objects."""
+        m.__dict__.update(self.measures)
+        m.orphans = list(self.orphans)
+        for col, before in self.columns:
+            col.__dict__.update(before)
 
 
 def _is_measure(col: ColumnStats) -> bool:
@@ -139,18 +209,6 @@ def _count_exactly(
     if m.keys:
         key_sql = [quote(k) for k in m.keys]
         q.add(f"count_if({any_null(key_sql)})", setter(m, "null_keys", int))
-        # How many keys there are decides how much of them a sample must keep (above).
-        q.add(f"approx_count_distinct({key_value(key_sql)})", setter(m, "approx_keys", int))
-    else:
-        primary = _hashable_primary(m)
-        if primary is not None:  # is it unique enough to hash for a sample? (see above)
-            q.add(f"approx_count_distinct({primary.sql})", setter(primary, "distinct", int))
-    text = [c.sql for c in m.columns if c.family == "text"]
-    if text:
-        # Only a value sorting below '!' (empty, or starting with a space) can be blank:
-        # one cheap test across all text columns says whether pass 4 counts blanks.
-        q.add(f"count_if({' OR '.join(t + ' < ' + repr('!') for t in text)})",
-              setter(m, "maybe_blank", int))  # fmt: skip
     add_pairs(q, m)
     parts = [
         (q, f"(SELECT {', '.join(q.exprs)} FROM {m.relation})"),
@@ -188,16 +246,36 @@ def _rows_part(m: Measures, values: Sequence[_Values]) -> tuple[Select, str]:
     if m.keys:
         key_sql = [quote(k) for k in m.keys]
         q.add(f"count_if(NOT ({any_null(key_sql)}))", setter(m, "key_rows", int))
-        q.add(f"count(DISTINCT {key_value(key_sql)})", setter(m, "distinct_keys", int))
+        q.add(_distinct_count(m, key_value(key_sql)), setter(m, "distinct_keys", int))
     for col in _counted_keys(m):
         q.add(f"count({col.sql})", setter(col, "distinct_checked", int))
-        q.add(f"count(DISTINCT {col.sql})", setter(col, "exact_distinct", int))
+        q.add(_distinct_count(m, col.sql), setter(col, "exact_distinct", int))
     for found in values:
         found.select(q)
+    text = [c.sql for c in m.columns if c.family == "text"]
+    if text:
+        # Only a value sorting below '!' (empty, or starting with a space) can be blank:
+        # one cheap test across the text columns says whether pass 4 counts blanks. Over
+        # these rows, not every row: pass 4 counts blanks among these rows anyway.
+        q.add(f"count_if({' OR '.join(t + ' < ' + repr('!') for t in text)})",
+              setter(m, "maybe_blank", int))  # fmt: skip
     # A blank value fails every kind's test: pass 4 takes blanks back out when the test
     # above finds any (seldom), which costs less than telling them apart here.
     q.exprs += kind_exprs(q, m, blanks="counted")
     return q, f"(SELECT {', '.join(q.exprs)} FROM ({_source(m)}) AS sqlflow_s)"
+
+
+def _distinct_count(m: Measures, expr: str) -> str:
+    """The distinct non-NULL values of ``expr`` among pass 3's rows.
+
+    ``count(DISTINCT ...)`` makes DuckDB plan a grouped aggregate of its own beside the
+    others (a shared scan, a hash table): ~1 ms over a 2,000-row sample, more than the
+    values cost. Deduplicating their list is cheaper while the rows are few.
+    """
+    rows = m.rows if m.sample is None else m.sample.share * m.rows
+    if rows > LIST_DISTINCT_ROWS:
+        return f"count(DISTINCT {expr})"
+    return f"coalesce(len(list_distinct(list({expr}))), 0)"
 
 
 def _counted_keys(m: Measures) -> list[ColumnStats]:

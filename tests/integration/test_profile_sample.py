@@ -231,3 +231,30 @@ def test_a_sample_keeps_enough_keys_or_is_no_sample(con):
     dup = _only(many, "uniqueness", "duplicate_keys")
     assert dup.message.startswith("KEY (k): about ")
     assert dup.share == pytest.approx(0.98, abs=0.01)  # 49 of every key's 50 rows repeat
+
+
+def test_a_would_be_key_that_repeats_is_measured_again_on_a_plain_sample(con):
+    # id repeats each value 50 times: hashing it would keep 40 lumps of 50 rows, so pass 3
+    # runs again on a sample hashed on the plain columns, from pass 2's measures: one
+    # orphan check (not one per attempt), the sample's own row count, id's distinct
+    # values estimated from the first look.
+    con.execute("CREATE TABLE customers AS SELECT i AS customer_id FROM range(100) r(i)")
+    con.execute(
+        f"CREATE TABLE t AS SELECT i // 50 AS id, i AS n, i % 200 AS customer_id "
+        f"FROM range({ROWS}) r(i)"
+    )
+    m = describe(con, "SELECT * FROM t", None, keys=[], time_columns=None, now=NOW)
+    batch.measure_batch(con, m, None, None)
+    assert m.sample is not None and m.sample.columns == ('"id"', '"n"', '"customer_id"')
+    kept = con.execute(
+        f"SELECT count(*), count_if(customer_id >= 100) FROM t WHERE hash(id, n, customer_id, "
+        f"{SAMPLE_SEED}) < {int(CHECK_ROWS / ROWS * 2**64)}::UBIGINT"
+    ).fetchall()[0]
+    assert m.sample_rows == kept[0]
+    assert [(o.reference.label, o.checked, o.rows) for o in m.orphans] == [
+        ("main.customers", kept[0], kept[1])
+    ]
+    assert m.column("id").exact_distinct is None
+    assert m.column("id").distinct == pytest.approx(ROWS // 50, rel=0.25)
+    # describe, pass 2, pass 3 twice, pass 4 (copied rows: no unique key was counted)
+    assert m.queries == 5
