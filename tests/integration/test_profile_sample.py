@@ -245,7 +245,8 @@ def test_a_would_be_key_that_repeats_is_measured_again_on_a_plain_sample(con):
     )
     m = describe(con, "SELECT * FROM t", None, keys=[], time_columns=None, now=NOW)
     batch.measure_batch(con, m, None, None)
-    assert m.sample is not None and m.sample.columns == ('"id"', '"n"', '"customer_id"')
+    assert m.sample is not None
+    assert m.sample.columns == ('"id"', '"n"', '"customer_id"')
     kept = con.execute(
         f"SELECT count(*), count_if(customer_id >= 100) FROM t WHERE hash(id, n, customer_id, "
         f"{SAMPLE_SEED}) < {int(CHECK_ROWS / ROWS * 2**64)}::UBIGINT"
