@@ -33,7 +33,8 @@ def test_every_cell_option_is_in_the_magic_help():
 @pytest.mark.parametrize(
     "module",
     ["sqlflow_magic.syntax.parse", "sqlflow_magic.syntax.names", "sqlflow_magic.modes.shape",
-     "sqlflow_magic.modes.window", "sqlflow_magic.render.views", "sqlflow_magic.render.progress"],
+     "sqlflow_magic.modes.window", "sqlflow_magic.render.views", "sqlflow_magic.render.progress",
+     "sqlflow_magic.engine.parsed"],
 )  # fmt: skip
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))

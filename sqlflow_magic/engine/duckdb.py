@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
 
+from sqlflow_magic.engine import parsed
 from sqlflow_magic.engine.base import Column, Query, Staged, TableRef, Window, WindowWrite
 from sqlflow_magic.errors import DatabaseError, ModeError
 from sqlflow_magic.syntax.names import fold, quote, sql_fold
@@ -76,17 +76,29 @@ class DuckDBEngine:
 
     # -- running statements -------------------------------------------------------------
 
-    def read(self, sql: str, params: dict[str, object] | None = None) -> list[tuple]:
-        """Run a read-only statement and fetch its rows."""
-        return self.con.execute(sql, params or None).fetchall()
+    def read(
+        self, sql: str, params: dict[str, object] | None = None, *, ours: bool = False
+    ) -> list[tuple]:
+        """Run a read-only statement and fetch its rows.
 
-    def _write(self, sql: str, params: dict[str, object] | None = None) -> int:
+        ``ours`` says the text holds no user SQL, so it is parsed once (``engine.parsed``).
+        """
+        return self._execute(sql, params, ours).fetchall()
+
+    def _write(
+        self, sql: str, params: dict[str, object] | None = None, *, ours: bool = False
+    ) -> int:
         """Run a statement that changes data and return DuckDB's changed-row count."""
         if self.dry_run:
             self._planned.append(Query(sql, dict(params or {})))
             return 0
-        rows = self.con.execute(sql, params or None).fetchall()
+        rows = self._execute(sql, params, ours).fetchall()
         return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
+
+    def _execute(
+        self, sql: str, params: dict[str, object] | None, ours: bool
+    ) -> duckdb.DuckDBPyConnection:
+        return parsed.run(self.con, sql, params) if ours else self.con.execute(sql, params or None)
 
     def planned(self) -> Iterator[Query]:
         """The writes a dry run would have made, in order."""
@@ -135,7 +147,7 @@ class DuckDBEngine:
         padded = [None] * (3 - len(parts)) + list(parts)
         rows = self.read(
             _RESOLVE_SQL, {"n_parts": len(parts), "a": padded[0] or padded[1], "b": padded[1],
-                           "n": parts[-1]},
+                           "n": parts[-1]}, ours=True,
         )  # fmt: skip
         if not rows:
             where = ".".join(parts[:-1])
@@ -179,11 +191,15 @@ class DuckDBEngine:
             self.con.table(".".join(quote(p) for p in (*place, name)))
         except duckdb.CatalogException:
             return False
+        except duckdb.InvalidInputException:
+            # No such table, so DuckDB's replacement scan looked for a Python object of
+            # that name and found one of this module's (a target called ``quote``).
+            return False
         return True
 
     def place(self) -> tuple[str, str]:
         """The current database and schema, where unqualified names land."""
-        return tuple(self.read("SELECT current_database(), current_schema()")[0])
+        return tuple(self.read("SELECT current_database(), current_schema()", ours=True)[0])
 
     def table_sql(self, table: TableRef) -> str:
         """The quoted, fully qualified name of ``table``."""
@@ -240,7 +256,10 @@ class DuckDBEngine:
 
         ``columns`` are the query's columns when the caller knows them already.
         """
-        name = f"temp.main.{quote(f'sqlflow_batch_{uuid.uuid4().hex[:12]}')}"
+        # One name for every run: temp tables belong to this connection, which runs one
+        # transform at a time, and the table goes with the run's transaction (dropped
+        # before COMMIT, or rolled back). The same text each run is parsed once.
+        name = "temp.main.sqlflow_batch"
         columns = tuple(columns if columns is not None else self.query_columns(query))
         self.note_tz_columns(columns)
         rows = self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
@@ -248,7 +267,9 @@ class DuckDBEngine:
 
     def create_from_staged(self, table: TableRef, staged: Staged) -> int:
         """Create ``table`` holding every row of a staged batch."""
-        return self._write(f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name}")
+        return self._write(
+            f"CREATE TABLE {self.table_sql(table)} AS SELECT * FROM {staged.name}", ours=True
+        )
 
     def scan(
         self, staged: Staged, column: str | None = None, window: Window | None = None
@@ -261,13 +282,13 @@ class DuckDBEngine:
 
     def drop_staged(self, staged: Staged) -> None:
         """Drop a staged batch (rolled back with the transaction if that fails first)."""
-        self._write(f"DROP TABLE IF EXISTS {staged.name}")
+        self._write(f"DROP TABLE IF EXISTS {staged.name}", ours=True)
 
     def row_count(self, table: TableRef) -> int:
         """Rows in ``table`` (DuckDB answers from row-group counts)."""
         if self.dry_run:
             return 0
-        return int(self.read(f"SELECT count(*) FROM {self.table_sql(table)}")[0][0])
+        return int(self.read(f"SELECT count(*) FROM {self.table_sql(table)}", ours=True)[0][0])
 
     def key_problems(
         self, staged: Staged, keys: Sequence[str], limit: int
@@ -283,7 +304,8 @@ class DuckDBEngine:
         rows = self.read(
             f"SELECT {cols}, count(*) AS n, ({any_null}) AS has_null FROM {staged.name} "
             f"GROUP BY ALL HAVING count(*) > 1 OR ({any_null}) "
-            f"ORDER BY has_null DESC, n DESC, {cols} LIMIT {int(limit) * 2}"
+            f"ORDER BY has_null DESC, n DESC, {cols} LIMIT {int(limit) * 2}",
+            ours=True,
         )
         nulls = [r[:-2] for r in rows if r[-1]][:limit]
         dups = [r[:-1] for r in rows if not r[-1]][:limit]
@@ -309,8 +331,12 @@ class DuckDBEngine:
         on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
         batch = {fold(n) for n in names}
         if table_columns and all(fold(c.name) in batch for c in table_columns):
-            replaced = self._write(f"DELETE FROM {target} AS t USING {staged.name} AS s WHERE {on}")
-            written = self._write(f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name}")
+            replaced = self._write(
+                f"DELETE FROM {target} AS t USING {staged.name} AS s WHERE {on}", ours=True
+            )
+            written = self._write(
+                f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name}", ours=True
+            )
             return written - replaced, replaced
         lowered = {fold(k) for k in keys}
         sets = ", ".join(f"{quote(n)} = s.{quote(n)}" for n in names if fold(n) not in lowered)
@@ -319,7 +345,8 @@ class DuckDBEngine:
         changed = self._write(
             f"MERGE INTO {target} AS t USING {staged.name} AS s ON {on} {matched}"
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote(n) for n in names)}) "
-            f"VALUES ({', '.join('s.' + quote(n) for n in names)})"
+            f"VALUES ({', '.join('s.' + quote(n) for n in names)})",
+            ours=True,
         )
         inserted = self.row_count(table) - before
         return inserted, changed - inserted
@@ -355,12 +382,13 @@ class DuckDBEngine:
         self.note_tz_columns(columns)
         inside, window_params = self._window_filter(column, window)
         target = self.table_sql(table)
-        deleted = self._write(f"DELETE FROM {target} WHERE {inside}", window_params)
+        deleted = self._write(f"DELETE FROM {target} WHERE {inside}", window_params, ours=True)
         if summarises:
             staged = self.stage(query, columns)
             inserted = self._write(
                 f"INSERT INTO {target} BY NAME SELECT * FROM {staged.name} WHERE {inside}",
                 window_params,
+                ours=True,
             )
             self.drop_staged(staged)
             return WindowWrite(rows_in=staged.rows, inserted=inserted, deleted=deleted)
@@ -394,7 +422,7 @@ class DuckDBEngine:
         rows_in = self.create_table_as(table, query, replace=False)
         inside, params = self._window_filter(column, window)
         left_out = self._write(
-            f"DELETE FROM {self.table_sql(table)} WHERE ({inside}) IS NOT TRUE", params
+            f"DELETE FROM {self.table_sql(table)} WHERE ({inside}) IS NOT TRUE", params, ours=True
         )
         return WindowWrite(rows_in=rows_in, inserted=rows_in - left_out)
 

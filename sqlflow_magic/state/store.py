@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from sqlflow_magic.engine import parsed
 from sqlflow_magic.syntax.names import quote
 
 STATE_SCHEMA = "sqlflow"
@@ -100,9 +101,13 @@ class StateStore:
         """Create the state tables when missing (idempotent; run outside a run's transaction)."""
         self.con.execute(_DDL.format(s=self.schema))
 
+    def _run(self, sql: str, params: dict[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+        # Every statement here is ours and the same text on every run: parsed once.
+        return parsed.run(self.con, sql, params)
+
     def watermark(self, target: str) -> dt.datetime | None:
         """The stored watermark of ``target`` (naive UTC), or None when there is none."""
-        rows = self.con.execute(
+        rows = self._run(
             f"SELECT watermark FROM {self.schema}.watermarks WHERE target = $t",
             {"t": target},
         ).fetchall()
@@ -124,7 +129,7 @@ class StateStore:
         # Two point reads beat one query joining both tables (measured: 1.5 ms vs 3.3 ms).
         stored = None
         if definition:
-            defined = self.con.execute(
+            defined = self._run(
                 f"SELECT mode, keys, time_column, lookback, definition "
                 f"FROM {self.schema}.transforms WHERE target = $t",
                 {"t": target},
@@ -134,7 +139,7 @@ class StateStore:
                 stored = (mode, tuple(keys or ()), *rest)
         marked = []
         if watermark:
-            marked = self.con.execute(
+            marked = self._run(
                 f"SELECT watermark, watermark - CAST(coalesce($lb, '0 seconds') AS INTERVAL) "
                 f"FROM {self.schema}.watermarks WHERE target = $t",
                 {"t": target, "lb": lookback},
@@ -172,7 +177,7 @@ class StateStore:
                 f"SELECT $t, $c, n.newest, $r, $now FROM ({sql}) AS n(newest) "
                 "WHERE n.newest IS NOT NULL RETURNING watermark"
             )
-        rows = self.con.execute(statement, params).fetchall()
+        rows = self._run(statement, params).fetchall()
         return rows[0][0] if rows else None
 
     def set_watermark(
@@ -189,22 +194,20 @@ class StateStore:
         which makes this a single UPDATE or INSERT.
         """
         if value is None:
-            self.con.execute(
+            self._run(
                 f"DELETE FROM {self.schema}.watermarks WHERE target = $t",
                 {"t": target},
             )
             return
         params = {"t": target, "c": time_column, "w": value, "r": run_id, "now": utcnow()}
         if exists:
-            self.con.execute(
+            self._run(
                 f"UPDATE {self.schema}.watermarks SET time_column = $c, watermark = $w, "
                 "run_id = $r, updated_at = $now WHERE target = $t",
                 params,
             )
         else:
-            self.con.execute(
-                f"INSERT INTO {self.schema}.watermarks VALUES ($t, $c, $w, $r, $now)", params
-            )
+            self._run(f"INSERT INTO {self.schema}.watermarks VALUES ($t, $c, $w, $r, $now)", params)
 
     def save_transform(
         self,
@@ -225,12 +228,12 @@ class StateStore:
         params = {"t": target, "m": mode, "k": list(keys), "c": time_column, "l": lookback,
                   "d": text, "now": utcnow()}  # fmt: skip
         if stored is None:
-            self.con.execute(
+            self._run(
                 f"INSERT INTO {self.schema}.transforms VALUES ($t, $m, $k, $c, $l, $d, $now, $now)",
                 params,
             )
         else:
-            self.con.execute(
+            self._run(
                 f"UPDATE {self.schema}.transforms SET mode = $m, keys = $k, time_column = $c, "
                 "lookback = $l, definition = $d, updated_at = $now "
                 "WHERE target = $t",
@@ -240,7 +243,7 @@ class StateStore:
     def record_run(self, record: RunRecord) -> None:
         """Append one run record."""
         placeholders = ", ".join(f"${c}" for c in _RUN_COLUMNS)
-        self.con.execute(
+        self._run(
             f"INSERT INTO {self.schema}.runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})",
             {c: getattr(record, c) for c in _RUN_COLUMNS},
         )
@@ -249,7 +252,7 @@ class StateStore:
         """Record the columns a run added or widened (committed with the run's data)."""
         now = utcnow()
         for change in changes:
-            self.con.execute(
+            self._run(
                 f"INSERT INTO {self.schema}.schema_changes VALUES ($r, $t, $c, $k, $o, $n, $now)",
                 {"r": run_id, "t": target, "c": change.column, "k": change.change,
                  "o": change.old_type, "n": change.new_type, "now": now},
@@ -259,7 +262,7 @@ class StateStore:
         """Record what each EXPECT rule found; ``detail`` holds up to five offending rows."""
         now = utcnow()
         for result in results:
-            self.con.execute(
+            self._run(
                 f"INSERT INTO {self.schema}.rule_results "
                 "VALUES ($r, $t, $rule, $sev, $ok, $fail, $checked, $detail, $now)",
                 {"r": run_id, "t": target, "rule": result.name, "sev": result.rule.severity,
@@ -272,7 +275,7 @@ class StateStore:
         from sqlflow_magic.quality.model import CATEGORIES
 
         scores = {c: profile.score(c) for c in CATEGORIES}
-        self.con.execute(
+        self._run(
             f"INSERT INTO {self.schema}.quality_profiles VALUES ($r, $t, $at, $full, $rows, "
             + ", ".join(f"${c}" for c in CATEGORIES)
             + ", $json)",
@@ -284,7 +287,7 @@ class StateStore:
         """The target's latest profile, a whole-table one if there is any, else a run's."""
         from sqlflow_magic.quality.model import Profile
 
-        rows = self.con.execute(
+        rows = self._run(
             f"SELECT profile FROM {self.schema}.quality_profiles WHERE target = $t "
             'ORDER BY "full" DESC, profiled_at DESC LIMIT 1',
             {"t": target},
@@ -293,7 +296,7 @@ class StateStore:
 
     def known_target(self, target: str) -> bool:
         """Whether ``target`` has ever been run as a transform in this database."""
-        rows = self.con.execute(
+        rows = self._run(
             f"SELECT 1 FROM {self.schema}.transforms WHERE target = $t",
             {"t": target},
         ).fetchall()

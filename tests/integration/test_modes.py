@@ -51,6 +51,15 @@ def test_replace_takes_the_new_shape(sql, con, orders):
                      "WHERE table_name = 't'") == [("k", "VARCHAR")]  # fmt: skip
 
 
+@pytest.mark.parametrize("name", ["quote", "duckdb", "parsed"])
+def test_a_target_named_like_a_python_object_of_ours_is_a_plain_new_table(sql, con, name):
+    # Probing for a missing table makes DuckDB look for a Python object of that name
+    # among the caller's globals, which are ours: it must still count as missing.
+    sql(f"CREATE TABLE {name} MODE APPEND AS SELECT 1 AS x")
+    sql(f"CREATE TABLE {name} MODE APPEND AS SELECT 2 AS x")
+    assert rows(con, f"SELECT x FROM {name} ORDER BY x") == [(1,), (2,)]
+
+
 def test_append_inserts_every_row_each_run(sql, con, orders):
     sql("CREATE TABLE log MODE APPEND AS SELECT * FROM orders WHERE order_id < 10")
     result = sql("CREATE TABLE log MODE APPEND AS SELECT * FROM orders WHERE order_id < 25")
