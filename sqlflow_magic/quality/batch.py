@@ -110,19 +110,19 @@ def choose_sample(m: Measures) -> Sample | None:
     The sample hashes the declared key, else the column that looks like the key (repeats
     of it then stay countable) unless its NULLs alone make it less than
     ``PRIMARY_DISTINCT_SHARE`` distinct, else the columns of numbers, times and booleans
-    (cheap to hash; copied rows still agree on them), else every one. It keeps about
-    ``CHECK_ROWS`` rows; ``wider_sample`` says, once pass 3 has seen it, whether the
-    hashed key repeats too much for that.
+    (cheap to hash; copied rows still agree on them), else every one. It keeps
+    ``CHECK_ROWS`` rows or up to a fifth more (``Sample.of``); ``wider_sample`` says,
+    once pass 3 has seen it, whether the hashed key repeats too much for that.
     """
     if m.rows <= CHECK_ROWS:
         return None
     share = CHECK_ROWS / m.rows
     if m.keys:
-        return Sample(tuple(quote(k) for k in m.keys), share)
+        return Sample.of(tuple(quote(k) for k in m.keys), share)
     primary = _hashable_primary(m)
     if primary is not None and primary.non_null >= PRIMARY_DISTINCT_SHARE * m.rows:
-        return Sample((primary.sql,), share)
-    return Sample(_plain_columns(m), share)
+        return Sample.of((primary.sql,), share)
+    return Sample.of(_plain_columns(m), share)
 
 
 def wider_sample(m: Measures) -> Sample | None:
@@ -144,15 +144,14 @@ def wider_sample(m: Measures) -> Sample | None:
     if m.keys:
         if m.distinct_keys is None or m.distinct_keys >= SAMPLE_MIN_KEYS:
             return sample
-        share = SAMPLE_MIN_KEYS * sample.share / max(m.distinct_keys, 1)
-        return Sample(sample.columns, share) if share < 1 else None
+        return Sample.of(sample.columns, SAMPLE_MIN_KEYS * sample.share / max(m.distinct_keys, 1))
     primary = _hashable_primary(m)
     if primary is None or sample.columns != (primary.sql,) or primary.exact_distinct is None:
         return sample
     distinct = round(primary.exact_distinct / sample.share)
     if distinct >= PRIMARY_DISTINCT_SHARE * m.rows:
         return sample
-    return Sample(_plain_columns(m), sample.share)
+    return Sample.of(_plain_columns(m), sample.share)
 
 
 def _plain_columns(m: Measures) -> tuple[str, ...]:

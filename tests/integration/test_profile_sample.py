@@ -186,9 +186,24 @@ def test_a_run_of_check_rows_rows_stays_exact(con):
         "id is unique (2,000 distinct values, no NULLs)"
         in _only(exact, "uniqueness", "candidate_key").message
     )
-    con.execute("INSERT INTO t VALUES (2000, 'u2000@example.com')")
+    # A sample keeps at least CHECK_ROWS rows, a share on a ladder of 2 ** (1/4) steps:
+    # up to 2,378 rows the first step below every row would keep fewer.
+    con.execute("INSERT INTO t SELECT i, 'u' || i || '@example.com' FROM range(2000, 2378) r(i)")
+    assert profile_relation(con, "SELECT * FROM t", now=NOW).notes == ()
+    con.execute("INSERT INTO t VALUES (2378, 'u2378@example.com')")
     one_more = profile_relation(con, "SELECT * FROM t", now=NOW)
     assert "repeatable sample" in one_more.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("rows", "share"), [(2_379, 2**-0.25), (50_000, 2**-4.5), (100_000, 2**-5.5)]
+)
+def test_a_sample_share_is_a_step_keeping_at_least_check_rows(rows, share):
+    from sqlflow_magic.quality.measure import Sample
+
+    sample = Sample.of(("x",), CHECK_ROWS / rows)
+    assert sample.share == pytest.approx(share)
+    assert CHECK_ROWS <= sample.share * rows < 1.19 * CHECK_ROWS
 
 
 @pytest.mark.parametrize(
@@ -207,9 +222,10 @@ def test_the_sample_hashes_the_key_where_there_is_one(con, table, keys, hashed):
     batch.measure_batch(con, m, (), None)
     assert m.sample is not None
     assert m.sample.columns == hashed
+    assert CHECK_ROWS / 5000 <= m.sample.share <= 1.19 * CHECK_ROWS / 5000
     kept = con.execute(
         f"SELECT count(*) FROM t WHERE hash({', '.join(hashed)}, {SAMPLE_SEED}) "
-        f"< {int(CHECK_ROWS / 5000 * 2**64)}::UBIGINT"
+        f"< {int(m.sample.share * 2**64)}::UBIGINT"
     ).fetchall()[0][0]
     assert m.sample_rows == kept
 
@@ -249,7 +265,7 @@ def test_a_would_be_key_that_repeats_is_measured_again_on_a_plain_sample(con):
     assert m.sample.columns == ('"id"', '"n"', '"customer_id"')
     kept = con.execute(
         f"SELECT count(*), count_if(customer_id >= 100) FROM t WHERE hash(id, n, customer_id, "
-        f"{SAMPLE_SEED}) < {int(CHECK_ROWS / ROWS * 2**64)}::UBIGINT"
+        f"{SAMPLE_SEED}) < {int(m.sample.share * 2**64)}::UBIGINT"
     ).fetchall()[0]
     assert m.sample_rows == kept[0]
     assert [(o.reference.label, o.checked, o.rows) for o in m.orphans] == [

@@ -79,7 +79,8 @@ def test_fresh_compares_the_newest_value_with_now(sql, con, orders):
     sql("CREATE TABLE stale MODE REPLACE AS SELECT * FROM raw_orders")
     with pytest.raises(QualityCheckFailed, match=r"newest ordered_at is 2025-05-01 09:00:00 UTC"):
         sql("CREATE TABLE stale MODE INCREMENTAL BY ordered_at\n"
-            "EXPECT FRESH (ordered_at) WITHIN '2 hours'\nAS SELECT * FROM raw_orders", NOW)  # fmt: skip
+            "EXPECT FRESH (ordered_at) WITHIN '2 hours'\nAS SELECT * FROM raw_orders",
+            NOW)  # fmt: skip
 
 
 def test_a_warn_rule_is_recorded_and_shown_but_never_blocks(sql, con, orders, capsys):
