@@ -341,10 +341,12 @@ def _profile(engine, spec, table, outcome, rule_results, window, options, kinds)
     from sqlflow_magic.quality.model import RuleOutcome
     from sqlflow_magic.quality.profile import profile_relation
 
-    written = outcome.written
+    written, staged = outcome.written, outcome.staged
+    # Rows read straight from the staged batch have its columns: no need to bind them.
+    columns = staged.columns if staged is not None and written == engine.scan(staged) else None
     try:
         return profile_relation(
-            engine.con, written.sql, written.params,
+            engine.con, written.sql, written.params, columns=columns,
             # UPSERT keys were proven unique before the merge: no need to count them again
             keys=() if spec.mode is Mode.UPSERT else spec.keys,
             time_columns=(spec.time_column,) if spec.time_column else None,

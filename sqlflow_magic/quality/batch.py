@@ -57,6 +57,7 @@ from sqlflow_magic.quality.measure import (
     ask_time,
     beyond,
     blank_count,
+    distinct_count,
     distinct_rows,
     fences,
     is_float,
@@ -71,9 +72,6 @@ from sqlflow_magic.quality.measure import (
 )
 from sqlflow_magic.quality.recognised import KindsOfColumns
 from sqlflow_magic.syntax.names import quote
-
-# Up to this many rows, pass 3 counts distinct values by deduplicating their list.
-LIST_DISTINCT_ROWS = 20_000
 
 
 def measure_batch(
@@ -232,7 +230,8 @@ def _measure_rows(con: duckdb.DuckDBPyConnection, m: Measures, refs: Sequence[Re
     parts = [_rows_part(m, measures)]
     for ref in refs:
         q = Select()
-        parts.append((q, ask_orphans(q, m, ref, f"({_source(m, [quote(ref.column)])})")))
+        source = f"({_source(m, [quote(ref.column)])})"
+        parts.append((q, ask_orphans(q, m, ref, source, _rows_measured(m))))
     run_parts(con, m, parts, m.params)
     for found in measures:
         found.count()
@@ -265,16 +264,12 @@ def _rows_part(m: Measures, values: Sequence[_Values]) -> tuple[Select, str]:
 
 
 def _distinct_count(m: Measures, expr: str) -> str:
-    """The distinct non-NULL values of ``expr`` among pass 3's rows.
+    """The distinct non-NULL values of ``expr`` among pass 3's rows."""
+    return distinct_count(expr, _rows_measured(m))
 
-    ``count(DISTINCT ...)`` makes DuckDB plan a grouped aggregate of its own beside the
-    others (a shared scan, a hash table): ~1 ms over a 2,000-row sample, more than the
-    values cost. Deduplicating their list is cheaper while the rows are few.
-    """
-    rows = m.rows if m.sample is None else m.sample.share * m.rows
-    if rows > LIST_DISTINCT_ROWS:
-        return f"count(DISTINCT {expr})"
-    return f"coalesce(len(list_distinct(list({expr}))), 0)"
+
+def _rows_measured(m: Measures) -> float:
+    return m.rows if m.sample is None else m.sample.share * m.rows
 
 
 def _counted_keys(m: Measures) -> list[ColumnStats]:

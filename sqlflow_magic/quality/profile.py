@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 
-from sqlflow_magic.engine.base import TableRef
+from sqlflow_magic.engine.base import Column, TableRef
 from sqlflow_magic.quality import recommend
 from sqlflow_magic.quality.batch import measure_batch
 from sqlflow_magic.quality.measure import (
@@ -80,6 +80,7 @@ def profile_relation(
     now: dt.datetime | None = None,
     full: bool = False,
     kinds: KindsOfColumns | None = None,
+    columns: Sequence[Column] | None = None,
 ) -> Profile:
     """Profile the rows of ``relation_sql`` in the seven quality categories.
 
@@ -121,6 +122,8 @@ def profile_relation(
         kinds: what earlier runs recognised the text columns of these rows as, to
             consult and fill (``RecognisedKinds.of``, per target and definition); a
             run's profile then skips reading the values of those columns.
+        columns: the relation's columns, when the caller knows them (a staged batch):
+            saves binding the relation to learn them.
 
     Returns:
         The profile, with all seven categories in ``CATEGORIES`` order.
@@ -129,7 +132,8 @@ def profile_relation(
         duckdb.Error: the relation cannot be read.
     """
     now = now or utcnow()
-    m = describe(con, relation_sql, params, keys=keys, time_columns=time_columns, now=now)
+    m = describe(con, relation_sql, params, keys=keys, time_columns=time_columns, now=now,
+                 columns=columns)  # fmt: skip
     if full:
         measure_table(con, m, references, target)
     else:

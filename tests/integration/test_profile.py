@@ -359,6 +359,18 @@ def test_parameters_of_the_relation_are_bound(con):
     assert profile.rows == 10
 
 
+def test_known_columns_spare_the_bind_and_change_nothing(con):
+    from sqlflow_magic.engine.base import Column
+
+    con.execute(CLEAN)
+    bound = profile_relation(con, "SELECT * FROM orders", time_columns=["created_at"], now=NOW)
+    columns = [Column(r[0], r[1]) for r in con.execute("DESCRIBE orders").fetchall()]
+    given = profile_relation(
+        con, "SELECT * FROM orders", time_columns=["created_at"], now=NOW, columns=columns
+    )
+    assert given.to_json() == bound.to_json()
+
+
 def test_awkward_names_and_types_are_quoted_and_survive(con):
     con.execute(
         'CREATE TABLE t AS SELECT i AS "order id", i AS "select", [i, i] AS list_col, '
