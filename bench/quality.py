@@ -16,17 +16,17 @@ Cases (medians of ``--repeat`` runs after one warm-up; targets from issue 3):
 
   table    ``SUMMARIZE orders`` vs ``profile_relation(..., full=True)`` of the whole
            table, what ``%sqlflow quality TABLE`` runs (target: profile / SUMMARIZE <= 2)
-  batch    the profile of a 1% batch, staged in a temp table and profiled inside the
-           run's transaction as the runner calls it (given the batch's columns, which
-           the runner binds anyway), vs the run's own work for that batch: BEGIN; stage
-           the batch; INSERT it BY NAME; record the run; COMMIT (target: profile / run
-           <= 10%). After each repeat the batch is deleted again and the database
-           CHECKPOINTed, so every repeat does the same work. Like a kernel's runs, the
-           repeats share what the first one recognised text columns as
-           (``quality.recognised``) and the statements it parsed (``engine.parsed``);
-           profile_first_s is that first, warm-up profile. The CPU column is process CPU
-           time (every thread), steadier than wall time on a busy machine; the run's own
-           work waits on its commit, the profile does not.
+  batch    the profile of a 1% batch inside the run's transaction, as the runner's
+           APPEND profiles it (the rows the transaction appended, read in the target:
+           ``engine.appended_rows``), vs the run's own work for that batch: BEGIN;
+           INSERT it BY NAME; record the run; COMMIT (target: profile / run <= 10%).
+           After each repeat the batch is deleted again and the database CHECKPOINTed,
+           so every repeat does the same work. Like a kernel's runs, the repeats share
+           what the first one recognised text columns as (``quality.recognised``) and
+           the statements it parsed (``engine.parsed``); profile_first_s is that first,
+           warm-up profile. The CPU column is process CPU time (every thread), steadier
+           than wall time on a busy machine; the run's own work waits on its commit, the
+           profile does not.
 """
 
 from __future__ import annotations
@@ -166,26 +166,24 @@ def bench_batch(con: duckdb.DuckDBPyConnection, repeat: int, rows: int) -> dict[
     target = _target(con)
     run, profile, run_cpu, profile_cpu = [], [], [], []
     kinds = {}  # in a kernel: the session's RecognisedKinds.of(target, definition)
-    # The runner knows the staged batch's columns: it binds the query before the run for
-    # schema evolution, whether or not it profiles.
-    columns = DuckDBEngine(con).query_columns(Query("SELECT * FROM new_orders"))
+    engine = DuckDBEngine(con)
+    names = [c.name for c in engine.query_columns(Query("SELECT * FROM new_orders"))]
 
     def one() -> None:
         start, cpu = time.perf_counter(), _cpu()
         con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE TEMP TABLE sqlflow_batch AS SELECT * FROM new_orders")
-        con.execute("INSERT INTO orders BY NAME SELECT * FROM temp.main.sqlflow_batch")
+        # As the runner's APPEND: the rows the transaction appends, read where they land.
+        written = engine.appended_rows(target, names)
+        added = con.execute("INSERT INTO orders BY NAME SELECT * FROM new_orders").fetchall()
         p_start, p_cpu = time.perf_counter(), _cpu()
-        profile_relation(con, "SELECT * FROM temp.main.sqlflow_batch", keys=("order_id",),
-                         time_columns=("created_at",), target=target, now=NOW,
-                         kinds=kinds, columns=columns)  # fmt: skip
+        profile_relation(con, written.sql, keys=("order_id",), time_columns=("created_at",),
+                         target=target, now=NOW, kinds=kinds)  # fmt: skip
         profile.append(time.perf_counter() - p_start)
         profile_cpu.append(_cpu() - p_cpu)
         con.execute(
-            "INSERT INTO bench_state.runs VALUES ('bench', 'main.orders', "
-            "(SELECT count(*) FROM temp.main.sqlflow_batch), now())"
+            "INSERT INTO bench_state.runs VALUES ('bench', 'main.orders', $n, now())",
+            {"n": added[0][0]},
         )
-        con.execute("DROP TABLE temp.main.sqlflow_batch")
         con.execute("COMMIT")
         run.append(time.perf_counter() - start - profile[-1])
         run_cpu.append(_cpu() - cpu - profile_cpu[-1])
