@@ -22,7 +22,8 @@ there are three statements and only the expressions a finding needs. After
 4. Rarely, one more statement for what pass 3 leaves open: blanks per column (only when
    some value may be blank), NaN counts, future times and the newest value up to now (only
    when a max is past now), far-out values a sample missed although min or max lie beyond
-   its fences, and copied rows when a declared key repeats.
+   its fences, and copied rows among more than ``LIST_DISTINCT_ROWS`` rows when no key
+   proved them distinct.
 
 Measures taken on a sample keep their sample's counts (``checked``, ``outliers_checked``,
 ``distinct_checked``, ``sample_rows``, ``key_rows``); ``recommend`` shows them as "about
@@ -40,6 +41,7 @@ from sqlflow_magic.engine.base import TableRef
 from sqlflow_magic.quality.measure import (
     CHECK_ROWS,
     KEY_NAME,
+    LIST_DISTINCT_ROWS,
     MAX_KEY_CHECKS,
     MAX_REFERENCE_CHECKS,
     PRIMARY_DISTINCT_SHARE,
@@ -257,6 +259,13 @@ def _rows_part(m: Measures, values: Sequence[_Values]) -> tuple[Select, str]:
         # these rows, not every row: pass 4 counts blanks among these rows anyway.
         q.add(f"count_if({' OR '.join(t + ' < ' + repr('!') for t in text)})",
               setter(m, "maybe_blank", int))  # fmt: skip
+    rows = _rows_measured(m)
+    if rows <= LIST_DISTINCT_ROWS:
+        # Copied rows, by a hash of each whole row: over a few thousand rows a list of the
+        # hashes costs less than pass 4's statement would (skipped unless a key proved
+        # every row distinct, see _after_rows).
+        every = ", ".join(c.sql for c in m.columns)
+        q.add(distinct_count(f"hash({every})", rows), setter(m, "distinct_rows", int))
     # A blank value fails every kind's test: pass 4 takes blanks back out when the test
     # above finds any (seldom), which costs less than telling them apart here.
     q.exprs += kind_exprs(q, m, blanks="counted")
@@ -336,7 +345,7 @@ def _after_rows(m: Measures) -> None:
     if m.keys and m.distinct_keys is not None and len(m.keys) == 1:
         m.column(m.keys[0]).distinct = round(m.distinct_keys / share)
     # A key that is unique in every row measured proves that no row repeats; without one,
-    # pass 4 hashes whole rows (the dearest count of a profile, so only when needed).
+    # whole rows are hashed: by pass 3 over a few thousand rows, else by pass 4.
     if m.distinct_keys == m.sample_rows or any(
         c.exact_distinct == c.distinct_checked == m.sample_rows for c in m.columns
     ):
