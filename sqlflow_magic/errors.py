@@ -102,6 +102,26 @@ class UsageError(SqlflowError):
     title = "Usage error"
 
 
+# A table that does not exist makes DuckDB's replacement scan look for a Python object of
+# that name in the calling code, which is sqlflow's: a name like ``quote`` then finds one
+# of its functions, and DuckDB says so instead of naming the missing table.
+_FOUND_OUR_OBJECT = re.compile(
+    r'Invalid Input Error: Python Object "(?P<name>[^"]+)" of type "[^"]*" found on line '
+    r'"[^"]*" not suitable for replacement scans\.(\s*Make sure that "[^"]*" is either[^\n]*)?'
+)
+
+
+def _missing_table(text: str) -> str:
+    found = _FOUND_OUR_OBJECT.search(text)
+    if found is None:
+        return text
+    return (
+        text[: found.start()]
+        + f"Catalog Error: Table with name {found['name']} does not exist (nor a DataFrame "
+        "of that name in the notebook)" + text[found.end() :]
+    )
+
+
 def database_error(err: Exception, line: int, what: str, hint: str) -> DatabaseError:
     """A DuckDB exception as a short DatabaseError, pointing at the cell line it names.
 
@@ -111,7 +131,7 @@ def database_error(err: Exception, line: int, what: str, hint: str) -> DatabaseE
     from sqlflow_magic.observe.redact import redact_text
 
     # DuckDB quotes the value it choked on; personal data must not reach the message.
-    lines = [redact_text(ln) for ln in str(err).splitlines() if ln.strip()]
+    lines = [redact_text(ln) for ln in _missing_table(str(err)).splitlines() if ln.strip()]
     excerpt = None
     for i, text in enumerate(lines):
         found = re.match(r"LINE (\d+):", text)
