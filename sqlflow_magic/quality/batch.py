@@ -149,9 +149,9 @@ def wider_sample(m: Measures) -> Sample | None:
     if primary is None or sample.columns != (primary.sql,) or primary.exact_distinct is None:
         return sample
     distinct = round(primary.exact_distinct / sample.share)
-    if distinct >= PRIMARY_DISTINCT_SHARE * m.rows:
-        return sample
-    return Sample.of(_plain_columns(m), sample.share)
+    plain = Sample.of(_plain_columns(m), sample.share)
+    # (The plain columns may be that key alone: nothing better to hash then.)
+    return sample if distinct >= PRIMARY_DISTINCT_SHARE * m.rows or plain == sample else plain
 
 
 def _plain_columns(m: Measures) -> tuple[str, ...]:

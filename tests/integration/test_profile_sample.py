@@ -275,3 +275,13 @@ def test_a_would_be_key_that_repeats_is_measured_again_on_a_plain_sample(con):
     assert m.column("id").distinct == pytest.approx(ROWS // 50, rel=0.25)
     # describe, pass 2, pass 3 twice (copied rows counted there too); pass 4 not needed
     assert m.queries == 4
+
+
+def test_a_repeating_key_that_is_the_only_plain_column_is_measured_once(con):
+    # Nothing better to hash than id itself: pass 3 is not run a second time for nothing.
+    con.execute(f"CREATE TABLE t AS SELECT i // 50 AS id, 'x' || i AS s FROM range({ROWS}) r(i)")
+    m = describe(con, "SELECT * FROM t", None, keys=[], time_columns=None, now=NOW)
+    batch.measure_batch(con, m, (), None)
+    assert m.sample is not None
+    assert m.sample.columns == ('"id"',)
+    assert m.queries == 3  # describe, pass 2, pass 3
