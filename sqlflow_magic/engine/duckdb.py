@@ -475,10 +475,10 @@ class DuckDBEngine:
         global _FIRST_APPENDED_ROWID
         if _FIRST_APPENDED_ROWID is _UNKNOWN:
             probe = "temp.main.sqlflow_rowid_probe"
-            self._write(f"CREATE TEMP TABLE {probe} (x BOOLEAN)", ours=True)
-            self._write(f"INSERT INTO {probe} VALUES (true), (false)", ours=True)
-            first, second = (r[0] for r in self.read(f"SELECT rowid FROM {probe}", ours=True))
-            self._write(f"DROP TABLE {probe}", ours=True)
+            self._write(f"CREATE TEMP TABLE {probe} (x BOOLEAN)")
+            self._write(f"INSERT INTO {probe} VALUES (true), (false)")
+            first, second = (r[0] for r in self.read(f"SELECT rowid FROM {probe}"))
+            self._write(f"DROP TABLE {probe}")
             # Committed rows are numbered by position: any real table stays far below 2^40.
             usable = first >= 2**40 and second == first + 1
             _FIRST_APPENDED_ROWID = first if usable else None
