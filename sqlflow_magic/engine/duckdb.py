@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,6 +22,9 @@ _TIME_TYPES = {
     "TIMESTAMP_MS",
     "TIMESTAMP_NS",
 }
+
+# The temporary table a run's batch is staged in (one per connection, see stage()).
+STAGED_NAME = "sqlflow_batch"
 
 # The rowid DuckDB gives the first row a transaction appends (see appended_rows): learnt
 # once per process; None when rows appended cannot be told apart that way.
@@ -263,10 +267,20 @@ class DuckDBEngine:
         # One name for every run: temp tables belong to this connection, which runs one
         # transform at a time, and the table goes with the run's transaction (dropped
         # before COMMIT, or rolled back). The same text each run is parsed once.
-        name = "temp.main.sqlflow_batch"
+        name = f"temp.main.{STAGED_NAME}"
         columns = tuple(columns if columns is not None else self.query_columns(query))
         self.note_tz_columns(columns)
-        rows = self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
+        try:
+            rows = self._write(f"CREATE TEMP TABLE {name} AS {query.sql}", query.params)
+        except duckdb.CatalogException as err:
+            if f'"{STAGED_NAME}" already exists' not in str(err):
+                raise
+            raise ModeError(
+                f"a temporary table {name} already exists on this connection, and sqlflow "
+                "stages each run's batch under that name",
+                hint=f"drop or rename it (DROP TABLE {name}), then run the cell again; "
+                "nothing was changed",
+            ) from err
         return Staged(name=name, columns=columns, rows=rows)
 
     def create_from_staged(self, table: TableRef, staged: Staged) -> int:
@@ -474,7 +488,8 @@ class DuckDBEngine:
     def _first_appended_rowid(self) -> int | None:
         global _FIRST_APPENDED_ROWID
         if _FIRST_APPENDED_ROWID is _UNKNOWN:
-            probe = "temp.main.sqlflow_rowid_probe"
+            # Its own name, so that no table of the user's can be in the way.
+            probe = f"temp.main.sqlflow_rowid_probe_{uuid.uuid4().hex}"
             self._write(f"CREATE TEMP TABLE {probe} (x BOOLEAN)")
             self._write(f"INSERT INTO {probe} VALUES (true), (false)")
             first, second = (r[0] for r in self.read(f"SELECT rowid FROM {probe}"))

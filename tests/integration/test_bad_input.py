@@ -216,3 +216,27 @@ def test_line_magic_bad_input_is_explained_and_keeps_the_database(ip, con, line,
     from sqlflow_magic.magic import active_magics
 
     assert active_magics().session.connection().execute("SELECT a FROM keep").fetchall() == [(1,)]
+
+
+def test_a_temp_table_in_the_way_of_the_staged_batch_is_named(ready, sql, con):
+    con.execute("CREATE TEMP TABLE sqlflow_batch AS SELECT 42 AS mine")
+    with pytest.raises(ModeError, match="temp.main.sqlflow_batch already exists") as info:
+        sql("CREATE TABLE up MODE UPSERT KEY (id) AS SELECT id, 'x' AS name, qty FROM src")
+    assert "DROP TABLE temp.main.sqlflow_batch" in info.value.hint
+    assert snapshot(con, "up") == ready["up"]
+    assert con.execute("SELECT * FROM temp.main.sqlflow_batch").fetchall() == [(42,)]
+
+
+def test_a_users_temp_table_never_gets_in_the_way_of_telling_appended_rows(
+    ip, sql, con, monkeypatch
+):
+    from sqlflow_magic.engine import duckdb as engine_module
+
+    # The probe runs once per process: make this run the first.
+    monkeypatch.setattr(engine_module, "_FIRST_APPENDED_ROWID", engine_module._UNKNOWN)
+    con.execute("CREATE TEMP TABLE sqlflow_rowid_probe (x INTEGER)")
+    sql("CREATE TABLE a MODE APPEND AS SELECT 1 AS id")
+    result = sql("CREATE TABLE a MODE APPEND EXPECT NOT NULL (id) AS SELECT 2 AS id")
+    assert result["rules"] == "1 passed"
+    assert con.execute("SELECT id FROM a ORDER BY id").fetchall() == [(1,), (2,)]
+    assert engine_module._FIRST_APPENDED_ROWID >= 2**40  # learnt again, despite the table
