@@ -369,6 +369,9 @@ def test_known_columns_spare_the_bind_and_change_nothing(con):
         con, "SELECT * FROM orders", time_columns=["created_at"], now=NOW, columns=columns
     )
     assert given.to_json() == bound.to_json()
+    # ...and both describe the table as plain SQL sees it.
+    assert given.rows == con.execute("SELECT count(*) FROM orders").fetchone()[0]
+    assert [c.name for c in given.columns] == [c.name for c in columns]
 
 
 def test_awkward_names_and_types_are_quoted_and_survive(con):
